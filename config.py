@@ -1,0 +1,143 @@
+"""Configuration classes. Everything comes from the environment; see the README's table.
+
+``FOCALPOINT_ENV`` picks the class: ``local`` (default: one machine, SQLite, a secret key generated
+once in the instance folder), ``production`` (PostgreSQL or SQLite named explicitly, ``SECRET_KEY``
+required) or ``testing``.
+"""
+from __future__ import annotations
+
+import os
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _list(name: str) -> list[str] | None:
+    value = os.environ.get(name)
+    if not value:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+#: Secret keys that are public knowledge; refused in production.
+WEAK_SECRETS = {"dev", "development", "secret", "changeme", "change-me", "please-change", "test",
+                "you-will-never-guess", "hard to guess string", "default", "focalpoint"}
+
+
+class Config:
+    ENV_NAME = "base"
+    #: None means "a SQLite file in the instance folder" (resolved by create_app).
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SECRET_KEY = os.environ.get("SECRET_KEY") or None
+
+    #: Public address of the site, used for every link in e-mails (never the Host header).
+    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    TRUSTED_HOSTS = _list("TRUSTED_HOSTS")
+
+    # Sessions and cookies
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = BASE_URL.startswith("https://")
+    SESSION_COOKIE_NAME = "focalpoint_session"
+    PERMANENT_SESSION_LIFETIME = _int("SESSION_HOURS", 12) * 3600
+    REMEMBER_COOKIE_DURATION = 0
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    # Request size caps
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 10) * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 500 * 1024
+    MAX_FORM_PARTS = 1000
+
+    # Login throttling (state in the database, so it holds across workers)
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = _int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+    LOGIN_MAX_FAILURES_PER_ADDRESS = _int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+    LOGIN_THROTTLE_MINUTES = _int("LOGIN_THROTTLE_MINUTES", 15)
+    #: Number of proxies in front of the app that set X-Forwarded-For (0: trust none).
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
+
+    # Localisation
+    BABEL_DEFAULT_LOCALE = os.environ.get("DEFAULT_LOCALE", "en")
+    BABEL_DEFAULT_TIMEZONE = "UTC"  # storage; display zone below
+    LANGUAGES = ["en", "fr", "nl"]
+    DISPLAY_TIMEZONE = os.environ.get("DISPLAY_TIMEZONE", "Europe/Brussels")
+
+    # The country this focal point serves (Belgium is the default configuration, not an assumption).
+    COUNTRY_CODE = os.environ.get("COUNTRY", "BE")
+
+    # Notifications
+    #: The national deadline: this many working days before the earliest secretariat deadline.
+    NATIONAL_DEADLINE_WORKING_DAYS = _int("NATIONAL_DEADLINE_WORKING_DAYS", 10)
+    #: Time zone the secretariat's bare dates are read in (IPBES is in Bonn).
+    SECRETARIAT_TIMEZONE = os.environ.get("SECRETARIAT_TIMEZONE", "Europe/Berlin")
+    FEED_TOTAL_TIMEOUT = float(os.environ.get("FEED_TIMEOUT_SECONDS", "20"))
+    FEED_MAX_BYTES = _int("FEED_MAX_MB", 10) * 1024 * 1024
+    FEED_MAX_REDIRECTS = 5
+    #: Refuse feed URLs that resolve to loopback/private addresses (SSRF). On by default in production.
+    FEED_BLOCK_PRIVATE = _bool("FEED_BLOCK_PRIVATE", False)
+    FEED_DEFAULT_INTERVAL_MINUTES = _int("FEED_INTERVAL_MINUTES", 60)
+    MAX_EML_BYTES = 5 * 1024 * 1024
+
+    # Scheduler
+    SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 60)
+
+    PAGE_SIZE = 25
+
+    # Bootstrap-Flask: serve Bootstrap from the package, never a CDN.
+    BOOTSTRAP_SERVE_LOCAL = True
+    BOOTSTRAP_BOOTSWATCH_THEME = None
+
+
+class LocalConfig(Config):
+    """One machine: SQLite in the instance folder, a secret key generated once and kept there."""
+
+    ENV_NAME = "local"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    FEED_BLOCK_PRIVATE = _bool("FEED_BLOCK_PRIVATE", True)
+
+    @classmethod
+    def validate(cls) -> None:
+        key = os.environ.get("SECRET_KEY") or ""
+        if len(key) < 32 or key.lower() in WEAK_SECRETS:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+            )
+        if not os.environ.get("DATABASE_URL"):
+            raise RuntimeError("DATABASE_URL must be set in production.")
+
+
+class TestConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production-0123456789"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"
+    WTF_CSRF_ENABLED = False
+    BASE_URL = "http://focalpoint.test"
+    SESSION_COOKIE_SECURE = False
+    FEED_BLOCK_PRIVATE = False
+    FEED_TOTAL_TIMEOUT = 5.0
+
+
+CONFIGS = {"local": LocalConfig, "development": LocalConfig, "production": ProductionConfig,
+           "testing": TestConfig}
+
+
+def get_config(name: str | None = None) -> type[Config]:
+    name = (name or os.environ.get("FOCALPOINT_ENV") or "local").lower()
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"FOCALPOINT_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

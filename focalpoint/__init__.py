@@ -1,0 +1,128 @@
+"""Focal Point: the workbench of a national focal point to IPBES."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+
+
+def create_app(config=None, **overrides) -> Flask:
+    """Build the application: configuration, extensions, blueprints, hooks and commands.
+
+    Starts no scheduler and touches no database (STYLE 2.3.1): ``focalpoint init`` migrates,
+    ``focalpoint serve`` / ``focalpoint scheduler`` run the jobs.
+    """
+    from config import get_config
+
+    config_cls = config if isinstance(config, type) else get_config(config)
+    instance_path = os.environ.get("FOCALPOINT_INSTANCE") or str(PROJECT_DIR / "instance")
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=str(PROJECT_DIR / "templates"),
+        static_folder="static",
+    )
+    app.config.from_object(config_cls)
+    app.config.update(overrides)
+    _configure_secrets_and_database(app, config_cls)
+    _configure_logging(app)
+
+    from focalpoint import extensions as ext
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(PROJECT_DIR / "migrations"),
+                         compare_type=True, render_as_batch=True)
+    ext.csrf.init_app(app)
+    ext.login_manager.init_app(app)
+    ext.login_manager.login_view = "auth.login"
+    ext.login_manager.login_message = None
+    ext.login_manager.session_protection = "basic"
+    ext.bootstrap.init_app(app)
+
+    from focalpoint import i18n
+
+    ext.babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone,
+                       default_translation_directories=str(PACKAGE_DIR / "translations"))
+    i18n.register_filters(app)
+
+    _register_models()
+    _register_blueprints(app)
+    _register_hooks(app)
+
+    from focalpoint.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from focalpoint.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _configure_secrets_and_database(app: Flask, config_cls) -> None:
+    if hasattr(config_cls, "validate"):
+        config_cls.validate()
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        os.makedirs(app.instance_path, exist_ok=True)
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "focalpoint.db")
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):  # the Heroku-style scheme SQLAlchemy no longer accepts
+        uri = "postgresql+psycopg://" + uri[len("postgres://"):]
+    elif uri.startswith("postgresql://"):
+        uri = "postgresql+psycopg://" + uri[len("postgresql://"):]
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    if uri.startswith("sqlite"):
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.pop("pool_pre_ping", None)
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args.setdefault("timeout", 10)
+        connect_args.setdefault("check_same_thread", False)
+        options["connect_args"] = connect_args
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if not app.config.get("SECRET_KEY"):
+        # A local install: generate a key once and keep it in the instance folder.
+        os.makedirs(app.instance_path, exist_ok=True)
+        key_file = Path(app.instance_path) / "secret_key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+def _configure_logging(app: Flask) -> None:
+    if not app.debug and not app.testing:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _register_models() -> None:
+    # Import every model module so the metadata is complete (migrations, relationships by name).
+    from focalpoint import audit  # noqa: F401
+    from focalpoint.auth import models as _auth  # noqa: F401
+    from focalpoint.core import models as _core  # noqa: F401
+    from focalpoint.notifications import models as _notifications  # noqa: F401
+    from focalpoint.reference import models as _reference  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from focalpoint.admin.views import bp as admin_bp
+    from focalpoint.auth.views import bp as auth_bp
+    from focalpoint.core.views import bp as core_bp
+    from focalpoint.notifications.views import bp as notifications_bp
+
+    for bp in (core_bp, auth_bp, admin_bp, notifications_bp):
+        app.register_blueprint(bp)
+
+
+def _register_hooks(app: Flask) -> None:
+    from focalpoint.security import enforce_access, set_security_headers
+
+    app.before_request(enforce_access)
+    app.after_request(set_security_headers)

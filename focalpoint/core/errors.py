@@ -1,0 +1,44 @@
+"""Error pages: a clear message, never a traceback; the 500 handler rolls back."""
+from flask import render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from focalpoint.extensions import db
+
+MESSAGES = {
+    400: ("Bad request", "The request could not be understood. If you submitted a form, reload the page and try again."),
+    401: ("Login required", "Please log in to continue."),
+    403: ("Not allowed", "Your account does not give access to this page."),
+    404: ("Not found", "There is nothing at this address."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    409: ("Conflict", "Someone else changed this in the meantime. Reload the page to see their change."),
+    410: ("Gone", "This link is no longer valid."),
+    413: ("Too large", "What you sent is larger than the site accepts."),
+    429: ("Too many requests", "Too many attempts. Wait a few minutes and try again."),
+    500: ("Something went wrong", "The error has been recorded. Nothing you had saved before is lost."),
+}
+
+
+def register_error_handlers(app) -> None:
+    from flask_wtf.csrf import CSRFError
+
+    def render(code: int, description: str | None = None):
+        title, message = MESSAGES.get(code, MESSAGES[500])
+        return render_template("errors/error.html", code=code, title=_(title),
+                               message=description or _(message)), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render(400, _("The form has expired or was not sent from this site. Reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if exc.code is None or exc.code < 400:
+            return exc
+        return render(exc.code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return render(500)
