@@ -30,6 +30,8 @@ class AuditEntry(db.Model):
 
 def log_action(obj, action: str, *, actor=None, data: dict[str, Any] | None = None) -> AuditEntry:
     """Record ``action`` on ``obj`` (flushes; the caller commits)."""
+    if hasattr(obj, "_get_current_object"):  # current_user and other proxies
+        obj = obj._get_current_object()
     if obj is not None and getattr(obj, "id", None) is None:
         db.session.flush()
     entry = AuditEntry(

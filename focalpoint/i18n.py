@@ -39,6 +39,10 @@ def local_today() -> dt.date:
 
 
 def register_filters(app) -> None:
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
+
     @app.template_filter("dt")
     def _dt(value, fmt="medium"):
         """An aware datetime in the viewer's zone and language."""

@@ -70,7 +70,7 @@ class FeedSource(TimestampMixin, db.Model):
 
     logs: Mapped[list[FetchLog]] = relationship(back_populates="source", cascade="all, delete-orphan",
                                                 passive_deletes=True, order_by="FetchLog.id.desc()",
-                                                lazy="noload")
+                                                lazy="raise")
 
     @property
     def has_error(self) -> bool:
