@@ -106,7 +106,6 @@ def _register_models() -> None:
     # Import every model module so the metadata is complete (migrations, relationships by name).
     from focalpoint import audit  # noqa: F401
     from focalpoint.auth import models as _auth  # noqa: F401
-    from focalpoint.core import models as _core  # noqa: F401
     from focalpoint.notifications import models as _notifications  # noqa: F401
     from focalpoint.reference import models as _reference  # noqa: F401
 

@@ -62,13 +62,6 @@ def upgrade():
     with op.batch_alter_table('feed_sources', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_feed_sources_next_poll_at'), ['next_poll_at'], unique=False)
 
-    op.create_table('job_leases',
-    sa.Column('name', sa.String(length=100), nullable=False),
-    sa.Column('holder', sa.String(length=100), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_run_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_job_leases'))
-    )
     op.create_table('login_failures',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
@@ -283,7 +276,6 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_login_failures_address'))
 
     op.drop_table('login_failures')
-    op.drop_table('job_leases')
     with op.batch_alter_table('feed_sources', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feed_sources_next_poll_at'))
 
