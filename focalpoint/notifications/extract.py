@@ -24,6 +24,7 @@ import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass, replace
+from itertools import islice
 
 __all__ = [
     "KINDS",
@@ -44,8 +45,12 @@ MAX_TEXT = 20_000
 MAX_TITLE = 1_000
 #: find_references() reads at most this much of any string.
 MAX_REF_SCAN = 100_000
+#: At most this many references of a notification's text are weighed as own or related.
+MAX_REFS = 200
 #: At most this many dates are considered per notification.
 MAX_DATES = 400
+#: How far back before a date its label and open-period cues are looked for (bounds the work per date).
+_LOOKBACK = 300
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ _I = re.IGNORECASE
 _DASH = "\\-\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 _SEP = rf"[ \t]*[/{_DASH}][ \t]*"
 _REF_RE = re.compile(
-    rf"(?<![A-Za-z0-9])(?P<p>EM|LE)[ \t]*/[ \t]*(?P<y>(?:19|20)\d\d)(?P<s>{_SEP})(?P<n>\d{{1,3}})(?![0-9])",
+    rf"(?<![A-Za-z0-9])(?P<p>EM|LE){_SEP}(?P<y>(?:19|20)\d\d)(?P<s>{_SEP})(?P<n>\d{{1,3}})(?![0-9])",
     _I,
 )
 
@@ -121,21 +126,34 @@ _CITE_RE = re.compile(
     r"referr?(?:ing|ed|s)?\s+to|in\s+response\s+to|following(?:\s+up)?(?:\s+on)?|pursuant\s+to|"
     r"in\s+(?:accordance|connection|line)\s+with|as\s+(?:announced|indicated|stated|mentioned|described|"
     r"communicated|requested|explained|outlined|set\s+out)\s+in|in\s+addition\s+to|supplement(?:ing|s)?\s+to|"
-    r"reminder|remind|see|cf|(?:previous|earlier|original|prior|above|last)\s+notifications?|"
+    r"reminder\s+(?:of|about|regarding|concerning|on)|remind(?:s|ing|ed)?|see|cf|(?:previous|earlier|original|prior|above|last)\s+notifications?|"
     r"(?:my|our|its)\s+notifications?|(?:in|by|under|through)\s+(?:the\s+)?notifications?|"
-    r"(?:extension|extends?|extended|amend(?:s|ing|ment)?)\s+(?:of|to)?|(?:as\s+a\s+)?follow-?up\s+(?:to|of|on)|"
-    r"in\s+the\s+context\s+of|subsequent\s+to|complement(?:s|ing)?|building\s+on)\b",
+    r"(?:extension|extends?|extended|amend(?:s|ing|ment)?)\s+(?:of|to)?|"
+    r"(?:as\s+a\s+)?follow-?up\s+(?:to|of|on)|"
+    r"in\s+the\s+context\s+of|subsequent\s+to|complement(?:s|ing)?|building\s+on|recall\w*|attention\s+to|"
+    r"mentioned\s+in|announced\s+in)\b",
     _I,
 )
 # "Our Ref: EM/2016/22", "Ref.: …", "Reference: …", "Reference number …" directly before a reference.
 _OWN_MARK_RE = re.compile(
-    r"(?:\bour\s+ref(?:erence)?\b\.?\s*(?:no\.?|number|n°)?\s*[:#.]?|"
-    r"\bref(?:erence)?\b\.?\s*(?:no\.?|number|n°)?\s*[:#]|\breference(?:\s+number)?)\s*$",
+    r"(?:\b(?:our\s+)?ref(?:erence)?\b\.?\s*(?:no\.?|number|n°)?\s*[:#.]?)\s*\(?\s*$",
     _I,
 )
-#: A reference this close to the start of the text, with nothing citing before it, is the notice's own
-#: (copies of the PDF start "8 September 2023 EM/2023/31 Notification: …").
+#: A reference this close to the start of the text, after nothing but a letterhead (a date, a place,
+#: "Notification", "Ref."), is the notice's own: copies of the PDF start
+#: "8 September 2023 EM/2023/31 Notification: …".
 _OWN_START_CHARS = 120
+_HEADER_WORDS = frozenset(
+    "notification notice ipbes secretariat ref reference our no nr number date dated bonn germany em le "
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday "
+    "sunday st nd rd th reminder".split()
+)
+_WORD_RE = re.compile(r"[A-Za-z]+")
+
+
+def _letterhead_only(prefix: str) -> bool:
+    return all(w.lower() in _HEADER_WORDS for w in _WORD_RE.findall(prefix))
 
 
 def _cited(text: str, pos: int) -> bool:
@@ -150,7 +168,7 @@ def _cited(text: str, pos: int) -> bool:
 
 def _references(title: str, text: str) -> tuple[str | None, list[str]]:
     title_refs = list(_iter_refs(title))
-    text_refs = list(_iter_refs(text[:MAX_REF_SCAN]))
+    text_refs = list(islice(_iter_refs(text), MAX_REFS))
     cited = {_ref_key(r) for m, r in text_refs if _cited(text, m.start())}
 
     own = None
@@ -159,17 +177,21 @@ def _references(title: str, text: str) -> tuple[str | None, list[str]]:
     # reference ("With reference to notification EM/2022/31 …") is the title quoting the original
     # call's reference, which then becomes a related reference and the item has no own reference
     # unless the text introduces one ("Our Ref: …").
-    for _m, ref in title_refs:
-        if _ref_key(ref) not in cited:
+    # A title naming several references ("Reminder: calls for experts (EM/2024/45) and fellows
+    # (EM/2024/46)") names the calls it is about; only one leading the title is its own.
+    for m, ref in title_refs:
+        if _ref_key(ref) in cited:
+            continue
+        if len(title_refs) == 1 or _letterhead_only(title[:m.start()]):
             own = ref
-            break
+        break
     if own is None:
         for m, ref in text_refs:
             if _ref_key(ref) in cited:
                 continue
             before = text[max(0, m.start() - 40):m.start()]
-            at_start = m.start() <= _OWN_START_CHARS and not _CITE_RE.search(text[:m.start()])
-            if _OWN_MARK_RE.search(before) or at_start:
+            at_start = m.start() <= _OWN_START_CHARS and _letterhead_only(text[:m.start()])
+            if at_start or _OWN_MARK_RE.search(before):
                 own = ref
                 break
 
@@ -191,8 +213,12 @@ _REMINDER_TITLE_RE = re.compile(
     r"\breminders?\b|\bextension\s+of\s+(?:the\s+)?(?:deadlines?|call|period)\b|\bdeadlines?\s+extension\b|"
     r"\b(?:deadlines?|call|period|nominations?|review|registration|consultation)\b[^.]{0,40}?\bextended\b|"
     r"\bextended\s+(?:deadlines?|call|period|until|to)\b|\bnew\s+deadline\b|"
-    r"\b(?:closes|closing|ends|ending|expires)\s+(?:soon|today|tomorrow|this\s+week|next\s+week|in\s+\d{1,2}\s+days)\b|"
-    r"\b(?:last|final)\s+(?:call|chance|reminder|days?)\b|\bdon'?t\s+miss\b|\bstill\s+open\b",
+    r"\b(?:closes|closing|ends|ending|expires)\s+"
+    r"(?:soon|today|tomorrow|this\s+week|next\s+week|in\s+\d{1,2}\s+days)\b|"
+    r"\b(?:last|final)\s+(?:call|chance|reminder|days?)\b|\bdon'?t\s+miss\b|\bstill\s+open\b|"
+    r"\bdeadlines?\s+(?:is\s+)?approaching\b|\bapproaching\s+deadlines?\b|"
+    r"\b(?:few|\d{1,2})\s+(?:days|weeks)\s+left\b|"
+    r"\bre-?open(?:s|ed|ing)?\b",
     _I,
 )
 # In the body only unambiguous phrasing counts: "this is a reminder", "the deadline has been extended".
@@ -201,7 +227,8 @@ _REMINDER_TEXT_RE = re.compile(
     r"\bremind\s+you\s+(?:of|about)\s+(?:the|my|our)\s+(?:notification|call|invitation)\b|"
     r"\bremind\s+you\s+that\s+the\s+deadline\b|"
     r"\b(?:deadlines?|call|period)\b[^.]{0,80}?\b(?:has|have)\s+been\s+extended\b|"
-    r"\b(?:decided|pleased|agreed|wish|like)\s+to\s+extend\s+the\s+deadline\b|\bextension\s+of\s+the\s+deadline\b",
+    r"\b(?:decided|pleased|agreed|wish|like)\s+to\s+extend\s+the\s+deadline\b|"
+    r"\bextension\s+of\s+the\s+deadline\b",
     _I,
 )
 
@@ -215,13 +242,29 @@ def _is_reminder(title: str, text: str) -> bool:
 # Kinds
 # --------------------------------------------------------------------------------------------
 
-_CALLISH = (r"(?:\bcall(?:s|ing)?\b|\bnominat\w*|\bapplica\w*|\bapply\b|\binvit\w*|\bseek\w*|\bjoin\b|"
-            r"\brecruit\w*|\bexpressions?\s+of\s+interest\b|\bwanted\b|\bopportunit\w*|\bvacanc\w*|"
-            r"\bcandida\w*|\bselection\s+of\b)")
-_EXPERT_TERM = (r"(?:\bexperts?\b(?!\s*-?\s*review)(?!\s+panel)|\bco-?chairs?\b|\blead\s+authors?\b|"
-                r"\bcontributing\s+authors?\b|\breview\s+editors?\b|\bauthors\b|\btask[\s-]+forces?\b|"
-                r"\bexpert\s+groups?\b)")
+def _alt(*parts: str) -> str:
+    """One alternation out of readable pieces."""
+    return "(?:" + "|".join(parts) + ")"
+
+
+def _r(*parts: str) -> re.Pattern:
+    return re.compile(_alt(*parts), _I)
+
+
+_CALLISH = _alt(
+    r"\bcall(?:s|ing)?\b", r"\bnominat\w*", r"\bapplica\w*", r"\bapply\b", r"\binvit\w*", r"\bseek\w*",
+    r"\bjoin\b", r"\brecruit\w*", r"\bexpressions?\s+of\s+interest\b", r"\bwanted\b", r"\bopportunit\w*",
+    r"\bvacanc\w*", r"\bcandida\w*", r"\bselection\s+of\b",
+)
+_EXPERT_TERM = _alt(
+    r"\bexperts?\b(?!\s*-?\s*review)(?!\s+panel)(?!\s+to\s+(?:review|comment))",
+    r"\bco-?chairs?\b", r"\blead\s+authors?\b", r"\bcontributing\s+authors?\b", r"\breview\s+editors?\b",
+    r"\bauthors\b", r"\btask[\s-]+forces?\b", r"\bexpert\s+groups?\b",
+)
 _FELLOW_TERM = r"\bfellow(?:s|ship|ships)?\b"
+_OFFICIAL_BODY = _alt(
+    r"\bbureau\b", r"\bmultidisciplinary\s+expert\s+panel\b", r"(?-i:\bMEP\b)", r"\breview\s+panel\b",
+)
 
 
 @dataclass(frozen=True)
@@ -233,50 +276,80 @@ class _Rule:
     unless: re.Pattern | None = None    # must not match
 
 
-def _r(p: str) -> re.Pattern:
-    return re.compile(p, _I)
-
-
-_OFFERS = _r(r"\boffers?\s+to\s+host\b|\bhost(?:ing)?\s+(?:the\s+|a\s+)?technical\s+support\s+units?\b|"
-             r"\bcall\s+for\s+offers\b|\boffers?\b[^.]{0,60}?\btechnical\s+support\s+units?\b")
-_OFFICIALS = _r(r"\bbureau\b|\bmultidisciplinary\s+expert\s+panel\b|(?-i:\bMEP\b)|\breview\s+panel\b|"
-                r"\b(?:ipbes|platform)\s+chair\b|\bchair(?:person)?\s+of\s+(?:the\s+)?(?:ipbes|platform)\b|"
-                r"\bexecutive\s+secretary\b|\bofficers\s+of\s+the\s+(?:platform|plenary)\b")
-_OFFICIALS_CTX = _r(r"\bnominat\w*|\bcandida\w*|\belect\w*|\bcall\b|\bvacanc\w*|\bseats?\b|\bmembers?\b|"
-                    r"\bcomposition\b|\bappoint\w*")
-_RESULTS = _r(r"\bselected\s+(?:experts|fellows|candidates|authors)\b|\b(?:results?|outcomes?)\s+of\s+(?:the\s+)?"
-              r"(?:call|selection|nominations?)\b|\bselection\s+results\b|\bannouncement\s+of\s+(?:the\s+)?selec\w+|"
-              r"\bcongratulat\w+")
-_FINANCE = _r(r"\b(?:financial|monetary|in-kind|cash)\s+contributions?\b|\btrust\s+fund\b|\bpledges?\b")
+_OFFERS = _r(
+    r"\b(?:offers?|(?:expressions?\s+of\s+)?interest|proposals?|bids?)\s+to\s+host\b",
+    r"\bhost(?:ing)?\s+(?:the\s+|a\s+)?technical\s+support\s+units?\b",
+    r"\bcall\s+for\s+offers\b",
+    r"\boffers?\b[^.]{0,60}?\btechnical\s+support\s+units?\b",
+)
+_OFFICIALS = _r(
+    _OFFICIAL_BODY, r"\b(?:ipbes|platform)\s+chair\b",
+    r"\bchair(?:person)?\s+of\s+(?:the\s+)?(?:ipbes|platform)\b",
+    r"\bexecutive\s+secretary\b", r"\bofficers\s+of\s+the\s+(?:platform|plenary)\b",
+)
+_OFFICIALS_CTX = _r(
+    r"\bnominat\w*", r"\bcandida\w*", r"\belect\w*", r"\bcall\b", r"\bvacanc\w*", r"\bseats?\b",
+    r"\bmembers?\b", r"\bcomposition\b", r"\bappoint\w*",
+)
+_RESULTS = _r(
+    r"\bselected\s+(?:experts|fellows|candidates|authors)\b",
+    r"\b(?:results?|outcomes?)\s+of\s+(?:the\s+)?(?:call|selection|nominations?)\b",
+    r"\bselection\s+results\b", r"\bannouncement\s+of\s+(?:the\s+)?selec\w+", r"\bcongratulat\w+",
+)
+_FINANCE = _r(
+    r"\b(?:financial|monetary|in-kind|cash)\s+contributions?\b", r"\btrust\s+fund\b", r"\bpledges?\b",
+)
 _FELLOW = _r(_FELLOW_TERM)
 _EXPERT = _r(_EXPERT_TERM)
 _CALL = _r(_CALLISH)
-_EVENT = _r(r"\bwebinars?\b|\bworkshops?\b|\bdialogues?\b|\bseminars?\b|\bconferences?\b|\bsymposi(?:um|a)\b|"
-            r"\bforums?\b|\bside[\s-]+events?\b|\blaunch\s+events?\b|\binformation\s+sessions?\b|"
-            r"\binfo\s+sessions?\b|\bround[\s-]?tables?\b|\btraining\b|\bhackathons?\b|\bpanel\s+discussions?\b|"
-            r"\bonline\s+event\b|\bevents?\b|\bmeetings?\b|\bwalk-?through\b")
-_REVIEW = _r(r"\b(?:external|expert|government|governmental|peer|open|public)\s+reviews?\b|"
-             r"\breview\s+(?:of\s+)?(?:the\s+)?(?:first|second|final|draft|revised)\b|"
-             r"\b(?:first|second|final)[\s-]+order\s+drafts?\b|\bconsultative\s+process\b|"
-             r"\bcall\s+for\s+(?:expert\s+)?reviewers\b|\bexpert\s+reviewers?\b|\breviewers?\b|"
-             r"\bcomments?\s+(?:are\s+|is\s+)?invited\b|\binvitation\s+to\s+(?:comment|review)\b|\bcall\s+for\s+comments\b|"
-             r"\b(?:comments?|commenting|feedback)\b[^.]{0,60}?\bdrafts?\b|\bdrafts?\b[^.]{0,60}?\b(?:comments?|review\w*)\b|"
-             r"\bdraft\s+(?:summary\s+for\s+policymakers|scoping\s+reports?|chapters?)\b")
-_PLENARY = _r(r"\bplenary\b|\bipbes[\s-]?\d{1,2}\b(?![/\d])|\bsessions?\s+of\s+(?:the\s+)?(?:ipbes|platform)\b|"
-              r"\bsave[\s-]+the[\s-]+date\b|\bprovisional\s+agenda\b|\bcredentials\b|\bpre-?session\s+documents?\b|"
-              r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
-              r"fourteenth|fifteenth|\d{1,2}(?:st|nd|rd|th))\s+session\b")
-_INPUTS = _r(r"\bcall\s+for\s+(?:further\s+)?(?:inputs?|submissions?|contributions?|views|suggestions|requests|"
-             r"proposals|information|data|case\s+stud(?:y|ies)|examples|evidence|resources)\b|"
-             r"\b(?:inputs?|submissions?|contributions?|views|suggestions|proposals)\b|\bquestionnaires?\b|"
-             r"\bsurveys?\b|\brequests?\s+for\s+(?:inputs?|information|data)\b|\bconsultation\b")
-_NOMINATIONS = _r(r"\bnominat\w*|\bcall\s+for\s+(?:applications|candidates)\b|\bexpressions?\s+of\s+interest\b")
+_EVENT = _r(
+    r"\bwebinars?\b", r"\bworkshops?\b", r"\bdialogues?\b", r"\bseminars?\b", r"\bconferences?\b",
+    r"\bsymposi(?:um|a)\b", r"\bforums?\b", r"\bside[\s-]+events?\b", r"\blaunch\s+events?\b",
+    r"\binfo(?:rmation)?\s+sessions?\b", r"\bround[\s-]?tables?\b", r"\btraining\b", r"\bhackathons?\b",
+    r"\bpanel\s+discussions?\b", r"\bonline\s+events?\b", r"\bwalk-?through\b",
+)
+# Weaker event words, weighed only after everything else ("IPBES 11 meeting documents" is plenary).
+_MEETING = _r(r"\bevents?\b", r"\bmeetings?\b", r"\blaunch\b", r"\bstakeholder\s+days?\b")
+_REVIEW = _r(
+    r"\b(?:external|expert|government|governmental|peer|open|public)\s+reviews?\b",
+    r"\breview\s+(?:of\s+)?(?:the\s+)?(?:first|second|final|draft|revised)\b",
+    r"\b(?:first|second|final)[\s-]+order\s+drafts?\b", r"\bconsultative\s+process\b",
+    r"\bcall\s+for\s+(?:expert\s+)?reviewers\b", r"\bexpert\s+reviewers?\b", r"\breviewers?\b",
+    r"\bcomments?\s+(?:are\s+|is\s+)?invited\b", r"\binvitation\s+to\s+(?:comment|review)\b",
+    r"\bcall\s+for\s+comments\b",
+    r"\b(?:comments?|commenting|feedback)\b[^.]{0,60}?\bdrafts?\b",
+    r"\bdrafts?\b[^.]{0,60}?\b(?:comments?|review\w*)\b",
+    r"\bdraft\s+(?:summary\s+for\s+policymakers|scoping\s+reports?|chapters?)\b",
+)
+_PLENARY = _r(
+    r"\bplenary\b", r"\bipbes[\s-]?\d{1,2}\b(?![/\d])", r"\bsessions?\s+of\s+(?:the\s+)?(?:ipbes|platform)\b",
+    r"\bsave[\s-]+the[\s-]+date\b", r"\bprovisional\s+agenda\b", r"\bcredentials\b",
+    r"\bpre-?session\s+documents?\b",
+    r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth|"
+    r"fourteenth|fifteenth|\d{1,2}(?:st|nd|rd|th))\s+session\b",
+)
+_INPUTS_CALL = _r(
+    r"\b(?:call|requests?|invitation)\s+(?:for|to\s+submit)\s+(?:further\s+)?"
+    r"(?:inputs?|submissions?|contributions?|views|suggestions|requests|proposals|information|data|"
+    r"case\s+stud(?:y|ies)|examples|evidence|resources)\b",
+)
+_INPUTS = _r(
+    r"\b(?:inputs?|submissions?|contributions?|views|suggestions|proposals)\b", r"\bquestionnaires?\b",
+    r"\bcontribute\b",
+    r"\bsurveys?\b", r"\brequests?\s+for\s+(?:inputs?|information|data)\b", r"\bconsultation\b",
+)
+_NOMINATIONS = _r(
+    r"\bnominat\w*", r"\bcall\s+for\s+(?:applications|candidates)\b", r"\bexpressions?\s+of\s+interest\b",
+)
 
+_GENERIC_NOMINATIONS = _Rule("expert_call", "title: call for nominations (experts by default)", _NOMINATIONS)
 _TITLE_RULES: tuple[_Rule, ...] = (
-    _Rule("offers_call", "title: offers to host a technical support unit", _OFFERS),
+    _Rule("offers_call", "title: offers to host (technical support unit, session)", _OFFERS),
     _Rule("other", "title: announcement of selection results", _RESULTS, unless=_r(r"\bcall\s+for\b")),
     _Rule("officials_call", "title: nominations for Bureau / MEP / review panel / Chair", _OFFICIALS,
           also=_OFFICIALS_CTX),
+    _Rule("inputs_call", "title: call for inputs / submissions / views", _INPUTS_CALL,
+          unless=_r(r"\bnominat\w*")),
     # fellows vs experts is decided by which is named first (see _classify_with)
     _Rule("fellow_call", "title: call for nominations … fellows", _FELLOW, also=_CALL),
     _Rule("expert_call", "title: call for nominations … experts / authors / task force", _EXPERT, also=_CALL),
@@ -284,38 +357,43 @@ _TITLE_RULES: tuple[_Rule, ...] = (
     _Rule("review", "title: review of drafts / comments invited", _REVIEW),
     _Rule("plenary", "title: plenary session / save the date", _PLENARY),
     _Rule("other", "title: financial contributions", _FINANCE),
-    _Rule("inputs_call", "title: call for inputs / submissions / contributions", _INPUTS),
-    _Rule("expert_call", "title: call for nominations (experts by default)", _NOMINATIONS),
+    _Rule("inputs_call", "title: inputs / submissions / contributions / questionnaire", _INPUTS),
+    _GENERIC_NOMINATIONS,
+    _Rule("event", "title: meeting / event / launch", _MEETING),
 )
 
+_NOMINATE = r"\b(?:nominat\w*|candida\w*|elect\w*)\b"
+_APPLY = r"\b(?:nominat\w*|appl(?:y|ication)\w*|candida\w*)\b"
 # In the body the same vocabulary is used, but only where the secretariat says what it invites.
 _TEXT_RULES: tuple[_Rule, ...] = (
-    _Rule("offers_call", "text: invites offers to host a technical support unit", _OFFERS),
+    _Rule("offers_call", "text: invites offers to host", _OFFERS),
     _Rule("officials_call", "text: nominations for Bureau / MEP / review panel",
-          _r(r"\b(?:nominat\w*|candida\w*|elect\w*)\b[^.]{0,120}?(?:\bbureau\b|\bmultidisciplinary\s+expert\s+panel\b|"
-             r"(?-i:\bMEP\b)|\breview\s+panel\b)|(?:\bbureau\b|\bmultidisciplinary\s+expert\s+panel\b|(?-i:\bMEP\b)|"
-             r"\breview\s+panel\b)[^.]{0,120}?\b(?:nominat\w*|candida\w*|elect\w*)")),
+          _r(_NOMINATE + r"[^.]{0,120}?" + _OFFICIAL_BODY, _OFFICIAL_BODY + r"[^.]{0,120}?" + _NOMINATE)),
     _Rule("fellow_call", "text: invites nominations of fellows",
-          _r(r"\b(?:nominat\w*|appl(?:y|ication)\w*|candida\w*)\b[^.]{0,160}?" + _FELLOW_TERM + r"|"
-             + _FELLOW_TERM + r"[^.]{0,160}?\b(?:nominat\w*|appl(?:y|ication)\w*|candida\w*)")),
+          _r(_APPLY + r"[^.]{0,160}?" + _FELLOW_TERM, _FELLOW_TERM + r"[^.]{0,160}?" + _APPLY)),
     _Rule("expert_call", "text: invites nominations of experts",
-          _r(r"\bnominat\w*[^.]{0,120}?" + _EXPERT_TERM + r"|" + _EXPERT_TERM + r"[^.]{0,120}?\bnominat\w*|"
+          _r(r"\bnominat\w*[^.]{0,120}?" + _EXPERT_TERM, _EXPERT_TERM + r"[^.]{0,120}?\bnominat\w*",
              r"\bnominate\s+(?:candidates|authors|experts)\b")),
     _Rule("review", "text: invites comments on a draft",
-          _r(r"\b(?:external|expert|government|governmental|peer)\s+review\b|\b(?:first|second|final)[\s-]+order\s+drafts?\b|"
-             r"\bcomments?\b[^.]{0,80}?\bdrafts?\b|\breview\s+(?:of\s+)?the\s+(?:draft|first|second)\b|"
-             r"\bexpert\s+reviewers?\b|\bconsultative\s+process\b")),
+          _r(r"\b(?:external|expert|government|governmental|peer)\s+review\b",
+             r"\b(?:first|second|final)[\s-]+order\s+drafts?\b", r"\bcomments?\b[^.]{0,80}?\bdrafts?\b",
+             r"\breview\s+(?:of\s+)?the\s+(?:draft|first|second)\b", r"\bexpert\s+reviewers?\b",
+             r"\bconsultative\s+process\b")),
     _Rule("plenary", "text: session of the Plenary",
-          _r(r"\bsession\s+of\s+the\s+(?:ipbes\s+)?plenary\b|\bplenary\s+session\b|\bsession\s+of\s+the\s+platform\b")),
+          _r(r"\bsession\s+of\s+the\s+(?:ipbes\s+)?plenary\b", r"\bplenary\s+session\b",
+             r"\bsession\s+of\s+the\s+platform\b")),
     _Rule("event", "text: invites to a webinar / workshop / dialogue",
           _r(r"\b(?:webinars?|workshops?|dialogues?|seminars?|information\s+sessions?|side\s+events?)\b")),
     _Rule("inputs_call", "text: invites inputs / views / submissions",
-          _r(r"\bsubmit\w*\s+(?:their\s+|your\s+|its\s+|any\s+)?(?:views|inputs?|contributions?|suggestions|requests|"
-             r"proposals|information|case\s+stud(?:y|ies)|examples)\b|\bquestionnaire\b|\bsurvey\b|"
-             r"\bcall\s+for\s+(?:inputs?|submissions?|contributions?)\b|\b(?:inputs?|views|suggestions)\s+(?:on|to|regarding)\b")),
+          _r(r"\bsubmit\w*\s+(?:their\s+|your\s+|its\s+|any\s+)?(?:views|inputs?|contributions?|suggestions|"
+             r"requests|proposals|information|case\s+stud(?:y|ies)|examples)\b",
+             r"\bquestionnaire\b", r"\bsurvey\b", r"\bcall\s+for\s+(?:inputs?|submissions?|contributions?)\b",
+             r"\bshare\s+(?:their|your|its)\s+(?:knowledge|experiences?|views|information|examples)\b",
+             r"\b(?:inputs?|views|suggestions)\s+(?:on|to|regarding)\b")),
 )
 
-_INVITING = _r(r"\binvit\w*|\bencourag\w*|\brequest\w*|\bpleased\b|\bplease\b|\bcall\b|\bwelcome\w*|\bseek\w*")
+_INVITING = _r(r"\binvit\w*", r"\bencourag\w*", r"\brequest\w*", r"\bpleased\b", r"\bplease\b", r"\bcall\b",
+               r"\bwelcome\w*", r"\bseek\w*")
 
 
 def _match(rule: _Rule, s: str) -> re.Match | None:
@@ -345,15 +423,25 @@ def _classify_with(rules: tuple[_Rule, ...], s: str) -> tuple[str, str] | None:
     return None
 
 
+_NOMINATION_KINDS = frozenset({"fellow_call", "officials_call", "expert_call"})
+
+
 def classify(title: str, text: str) -> tuple[str, str]:
     """The notification's kind and the name of the rule that decided; the title decides first."""
     title = (title or "")[:MAX_TITLE] if isinstance(title, str) else ""
     text = (text or "")[:MAX_TEXT] if isinstance(text, str) else ""
     got = _classify_with(_TITLE_RULES, _collapse(title))
-    if got:
+    if got and got[1] == _GENERIC_NOMINATIONS.name:
+        # A bare "Call for nominations" title: the text says of whom (fellows, Bureau, experts).
+        from_text = _classify_text(text)
+        if from_text and from_text[0] in _NOMINATION_KINDS:
+            return from_text
         return got
-    head = _collapse(text[:6000])
-    sentences = _split_sentences(head)
+    return got or _classify_text(text) or ("other", "default: no rule matched")
+
+
+def _classify_text(text: str) -> tuple[str, str] | None:
+    sentences = _split_sentences(text[:6000])
     # The sentence that says what is invited decides; otherwise any sentence, first rule first.
     for sentence in sentences:
         if _INVITING.search(sentence):
@@ -364,7 +452,7 @@ def classify(title: str, text: str) -> tuple[str, str]:
         got = _classify_with(_TEXT_RULES, sentence)
         if got:
             return got
-    return "other", "default: no rule matched"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -386,25 +474,43 @@ def _collapse(s: str) -> str:
     return _ANY_WS_RE.sub(" ", s).strip()
 
 
+_LIST_ITEM_MAX = 150
+_LIST_MAX_ITEMS = 12
+
+
 def _split_blocks(text: str) -> list[str]:
-    """Paragraph-ish blocks: blank lines separate; a single newline separates unless the line runs on."""
+    """Paragraph-ish blocks. A blank line separates, and so does a single newline unless the line
+    runs on. Short lines after one ending with ":" are items of a list ("Deadlines:" / "Experts:
+    10 January 2025" / "Nominators: 24 January 2025") and stay in its block, joined with "; ", so
+    that the heading's cue reaches them."""
     text = _WS_RE.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
     blocks: list[str] = []
     cur: list[str] = []
+    items = -1      # >= 0 while in a list introduced by a line ending with ":"
     for line in text.split("\n"):
         line = line.strip()
         if not line:
-            if cur:
+            if cur and items < 0:
                 blocks.append(" ".join(cur))
                 cur = []
             continue
+        if items >= 0 and cur and len(line) <= _LIST_ITEM_MAX and items < _LIST_MAX_ITEMS:
+            if not cur[-1].endswith((":", ";")):
+                cur[-1] += ";"
+            cur.append(line)
+            items += 1
+            if line.endswith(":"):
+                items = 0
+            continue
         if cur:
             prev = cur[-1]
-            runs_on = prev[-1] in ":,;(-\u2013\u2014/&" or not (line[0].isupper() or line[0] in "•*-\u2013\u2022")
-            if not runs_on:
+            starts_item = line[0].isupper() or line[0] in "*-\u2013\u2022"
+            runs_on = prev[-1] in ":,;(-\u2013\u2014/&" or not starts_item
+            if items >= 0 or not runs_on:
                 blocks.append(" ".join(cur))
                 cur = []
         cur.append(line)
+        items = 0 if line.endswith(":") and len(line) <= _LIST_ITEM_MAX else -1
     if cur:
         blocks.append(" ".join(cur))
     return blocks
@@ -466,37 +572,38 @@ _TIME_CORE = (
     r"(?:(?P<h1>\d{1,2})(?:[:.h](?P<n1>\d{2}))?\s?(?P<ap>a\.?\s?m\b\.?|p\.?\s?m\b\.?)"
     r"|(?P<h2>\d{1,2})[:h](?P<n2>\d{2})(?![\d:])(?:\s?(?:hrs?|hours|h)\b\.?)?"
     r"|(?P<h3>\d{1,2})\.(?P<n3>\d{2})(?![\d.])(?:\s?(?:hrs?|hours|h)\b\.?)?"
-    r"|(?P<mid>midnight|midday|noon))"
+    r"|(?:12(?::00)?\s?)?(?P<mid>midnight|midday|noon))"
 )
+# Long names match in any case; abbreviations only in capitals ("CAT", "EAT" and "WEST" are words too).
 _ZONES: tuple[tuple[str, str], ...] = (
-    (r"(?i:central\s+european\s+(?:summer\s+|standard\s+)?time)|CES?T|MES?Z|(?i:(?:bonn|berlin|german)\s+time)",
+    (r"central\s+european\s+(?:summer\s+|standard\s+)?time|(?:bonn|berlin|german)\s+time|(?-i:CES?T|MES?Z)",
      "Europe/Berlin"),
-    (r"(?i:paris\s+time)", "Europe/Paris"),
-    (r"(?i:brussels\s+time)", "Europe/Brussels"),
-    (r"(?i:geneva\s+time)", "Europe/Zurich"),
-    (r"(?i:greenwich\s+mean\s+time|coordinated\s+universal\s+time|universal\s+time)|GMT|UTC|Z(?![A-Za-z])", "UTC"),
-    (r"(?i:british\s+summer\s+time|london\s+time|uk\s+time)|BST", "Europe/London"),
-    (r"(?i:eastern\s+european\s+(?:summer\s+)?time)|EES?T", "Europe/Athens"),
-    (r"(?i:western\s+european\s+(?:summer\s+)?time)|WES?T", "Europe/Lisbon"),
-    (r"(?i:eastern\s+(?:standard\s+|daylight\s+)?time|new\s+york\s+time)|E[SD]T", "America/New_York"),
-    (r"(?i:central\s+(?:standard\s+|daylight\s+)?time)|C[SD]T", "America/Chicago"),
-    (r"(?i:mountain\s+(?:standard\s+|daylight\s+)?time)|M[SD]T", "America/Denver"),
-    (r"(?i:pacific\s+(?:standard\s+|daylight\s+)?time)|P[SD]T", "America/Los_Angeles"),
-    (r"(?i:east\s+africa(?:n)?\s+time|nairobi\s+time)|EAT", "Africa/Nairobi"),
-    (r"(?i:west\s+africa(?:n)?\s+time)|WAT", "Africa/Lagos"),
-    (r"(?i:south\s+africa(?:n)?\s+standard\s+time)|SAST", "Africa/Johannesburg"),
-    (r"(?i:central\s+africa(?:n)?\s+time)|CAT", "Africa/Maputo"),
-    (r"(?i:india(?:n)?\s+standard\s+time)|IST", "Asia/Kolkata"),
-    (r"(?i:japan\s+standard\s+time)|JST", "Asia/Tokyo"),
-    (r"KST", "Asia/Seoul"),
-    (r"(?i:china\s+standard\s+time|beijing\s+time)", "Asia/Shanghai"),
-    (r"SGT", "Asia/Singapore"),
-    (r"AES?T|AEDT", "Australia/Sydney"),
-    (r"NZS?T|NZDT", "Pacific/Auckland"),
-    (r"(?i:bras[ií]lia\s+time)|BRT", "America/Sao_Paulo"),
+    (r"paris\s+time", "Europe/Paris"),
+    (r"brussels\s+time", "Europe/Brussels"),
+    (r"geneva\s+time", "Europe/Zurich"),
+    (r"greenwich\s+mean\s+time|coordinated\s+universal\s+time|universal\s+time|(?-i:GMT|UTC|Z)", "UTC"),
+    (r"british\s+summer\s+time|london\s+time|uk\s+time|(?-i:BST)", "Europe/London"),
+    (r"eastern\s+european\s+(?:summer\s+)?time|(?-i:EES?T)", "Europe/Athens"),
+    (r"western\s+european\s+(?:summer\s+)?time|(?-i:WES?T)", "Europe/Lisbon"),
+    (r"eastern\s+(?:standard\s+|daylight\s+)?time|new\s+york\s+time|(?-i:E[SD]T)", "America/New_York"),
+    (r"central\s+(?:standard\s+|daylight\s+)?time|(?-i:C[SD]T)", "America/Chicago"),
+    (r"mountain\s+(?:standard\s+|daylight\s+)?time|(?-i:M[SD]T)", "America/Denver"),
+    (r"pacific\s+(?:standard\s+|daylight\s+)?time|(?-i:P[SD]T)", "America/Los_Angeles"),
+    (r"east\s+african?\s+time|nairobi\s+time|(?-i:EAT)", "Africa/Nairobi"),
+    (r"west\s+african?\s+time|(?-i:WAT)", "Africa/Lagos"),
+    (r"south\s+african?\s+standard\s+time|(?-i:SAST)", "Africa/Johannesburg"),
+    (r"central\s+african?\s+time|(?-i:CAT)", "Africa/Maputo"),
+    (r"indian?\s+standard\s+time|(?-i:IST)", "Asia/Kolkata"),
+    (r"japan\s+standard\s+time|(?-i:JST)", "Asia/Tokyo"),
+    (r"korea\s+standard\s+time|(?-i:KST)", "Asia/Seoul"),
+    (r"china\s+standard\s+time|beijing\s+time", "Asia/Shanghai"),
+    (r"singapore\s+time|(?-i:SGT)", "Asia/Singapore"),
+    (r"(?-i:AES?T|AEDT)", "Australia/Sydney"),
+    (r"(?-i:NZS?T|NZDT)", "Pacific/Auckland"),
+    (r"bras[ií]lia\s+time|(?-i:BRT)", "America/Sao_Paulo"),
 )
 _ZONE_ALT = "|".join(f"(?P<z{i}>{p})" for i, (p, _) in enumerate(_ZONES))
-_OFFSET = r"(?P<off>(?:GMT|UTC)\s?(?P<osign>[+\-\u2212])\s?(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?)"
+_OFFSET = r"(?P<off>(?-i:GMT|UTC)\s?(?P<osign>[+\-\u2212])\s?(?P<oh>\d{1,2})(?::?(?P<om>\d{2}))?)"
 _ZONE = rf"(?:{_OFFSET}|(?:{_ZONE_ALT})(?![A-Za-z]))"
 _TIME_AFTER_RE = re.compile(
     rf"^[\s,;(]{{0,4}}(?:(?:at|by|until|before)\s+)?{_TIME_CORE}(?:\s{{0,2}}\(?\s?{_ZONE}\)?)?", _I)
@@ -625,14 +732,17 @@ _NEAR_CUE_RE = re.compile(
 )
 # "organised by", "approved by": a "by" that names an agent, not a time.
 _AGENT_BY_RE = re.compile(
-    r"\b(?:organi[sz]ed|hosted|chaired|convened|led|adopted|approved|published|endorsed|supported|funded|signed|"
+    r"\b(?:organi[sz]ed|hosted|chaired|convened|led|adopted|approved|published|endorsed|supported|funded|"
+    r"signed|"
     r"written|held|prepared|coordinated|facilitated|sponsored|co-?organi[sz]ed|presented|moderated|requested|"
     r"established|nominated|selected|elected|made|issued|sent|decided|followed|accompanied)\s+by\s*$",
     _I,
 )
 # What may stand between "by" and the date it governs: "by midnight (CET) on the".
 _BY_FILLER_RE = re.compile(
-    rf"\s{{0,3}}(?:the\s+)?(?:(?:{_TIME_CORE})\s?(?:\(?[A-Za-z ]{{2,40}}\)?\s?)?,?\s?(?:on\s+)?(?:the\s+)?)?", _I)
+    rf"\s{{0,3}}(?:the\s+)?(?:(?:{_TIME_CORE})\s?(?:\(?[A-Za-z ]{{2,40}}\)?\s?)?,?\s?(?:on\s+)?(?:the\s+)?)?",
+    _I,
+)
 # Cues that may stand further back in the sentence ("The deadline for the call is: …").
 _FAR_CUE_RE = re.compile(
     r"\b(?:deadlines?|closing\s+date|due\s+date|cut-?off\s+date|no\s+later\s+than|not\s+later\s+than|closes|"
@@ -641,7 +751,8 @@ _FAR_CUE_RE = re.compile(
 )
 # Between the cue and the date these mean the date is when something happens, not a deadline.
 _ANTI_RE = re.compile(
-    r"\b(?:held|hold|holds|take\s+place|takes\s+place|taking\s+place|took\s+place|will\s+meet|meets|scheduled|"
+    r"\b(?:held|hold|holds|take\s+place|takes\s+place|taking\s+place|took\s+place|will\s+meet|meets|"
+    r"scheduled|"
     r"convened?|dated|issued|published|launch(?:ed|es)?|released|approved|adopted|informed|notified|"
     r"starts?|starting|began|begins?|beginning|opens|opened|opening|announced|sent|posted|circulated|decided|"
     r"agreed|signed)\b|\b(?:notifications?|letter|note|e-?mail|message)\s+(?:\w+\s+){0,2}?(?:of|dated)\s*$",
@@ -654,36 +765,45 @@ _PASSIVE_ANTI_RE = re.compile(
     r"\b(?:is|are)\s+expected\s+to\s+be\s+(?:published|released|held|launched)\b",
     _I,
 )
-_RANGE_GAP_RE = re.compile(r"\s{0,3}(?:-|\u2010|\u2011|\u2012|\u2013|\u2014|to|until|till|through|and)\s{0,3}", _I)
+_RANGE_GAP_RE = re.compile(
+    r"\s{0,3}(?:-|\u2010|\u2011|\u2012|\u2013|\u2014|to|until|till|through|and)\s{0,3}", _I)
 _DAY_RANGE_RE = re.compile(
-    r"(?:\b(?:from|between)\s+)?\b\d{1,2}(?:st|nd|rd|th)?\s{0,3}(?:-|\u2013|\u2014|to|until|till|and)\s{0,3}$", _I)
+    r"(?:\b(?:from|between)\s+)?\b\d{1,2}(?:st|nd|rd|th)?\s{0,3}"
+    r"(?:-|\u2013|\u2014|to|until|till|and)\s{0,3}$",
+    _I,
+)
 _OPEN_CUE_RE = re.compile(
     r"\b(?:open|opens|opened|period|accept\w*|running|runs|call|window|availab\w*|review\w*|consultation|"
     r"submi\w*|nominat\w*|applica\w*|apply|registration|register|comments?|deadlines?)\b",
     _I,
 )
 _EVENT_RANGE_ANTI_RE = re.compile(
-    r"\b(?:held|hold|take\s+place|takes\s+place|taking\s+place|took\s+place|meet|meets|meeting|session|workshop|"
+    r"\b(?:held|hold|take\s+place|takes\s+place|taking\s+place|took\s+place|meet|meets|meeting|session|"
+    r"workshop|"
     r"webinar|dialogue|conference|forum|visit|mission|scheduled|convened?|plenary|ipbes[\s-]?\d{1,2}|"
     r"save\s+the\s+date|event)\b",
     _I,
 )
 # "… 28 February 2025 at the latest"
 _AFTER_CUE_RE = re.compile(r"[\s,(]{0,3}(?:\([^)]{0,30}\)\s?)?(?:at\s+the\s+(?:very\s+)?latest|latest)\b", _I)
+_AFTER_LABEL_RE = re.compile(r"[^;.]*")
 _CHAIN_GAP_RE = re.compile(r"\b(?:and|or)\b|[,;]", _I)
 _SUPERSEDED_AFTER_RE = re.compile(
-    r"[^.]{0,60}?\b(?:(?:has|have|is|was|were|had)\s+been\s+extended|(?:is|was|were)\s+extended|extended\s+(?:to|until))\b",
+    r"[^.]{0,60}?\b(?:(?:has|have|is|was|were|had)\s+been\s+extended|(?:is|was|were)\s+extended|"
+    r"extended\s+(?:to|until))\b",
     _I,
 )
 _SUPERSEDED_BEFORE_RE = re.compile(
-    r"\b(?:original|previous|initial|former|old|earlier)\s+(?:deadlines?|closing\s+date|dates?)\b[^.]{0,25}$", _I)
+    r"\b(?:original|previous|initial|former|old|earlier)\s+(?:deadlines?|closing\s+date|dates?)\b[^.]{0,25}$",
+    _I,
+)
 
 _LABELS: tuple[tuple[str, re.Pattern], ...] = (
     ("nomination", _r(r"\bnominat\w*|\bendors\w*")),
-    ("application", _r(r"\bappl(?:y|ies|ied|ying|ications?|icants?)\b")),
-    ("comments", _r(r"\bcomments?\b|\bcommenting\b|\breview\w*|\bfeedback\b")),
+    ("application", _r(r"\bappl(?:y|ies|ied|ying|ications?|icants?)\b|\b(?:experts|candidates)\s?:")),
+    ("comments", _r(r"\bcomments?\b|\bcommenting\b|\breview\w*(?!\s+panel)|\bfeedback\b")),
     ("offers", _r(r"\boffers?\b")),
-    ("inputs", _r(r"\binputs?\b|\bsuggestions?\b|\bviews\b|\bcontributions?\b|\brequests?\b|\bproposals?\b|"
+    ("inputs", _r(r"\binputs?\b|\bsuggestions?\b|\bviews\b|\bcontributions?\b|\brequests?\b|"
                   r"\bquestionnaires?\b|\bsurveys?\b|\bcase\s+stud(?:y|ies)\b")),
     ("registration", _r(r"\bregist(?:er|ers|ered|ering|ration)\b")),
 )
@@ -694,21 +814,27 @@ _GENERIC_LABELS: tuple[tuple[str, re.Pattern], ...] = (
 )
 
 
-def _label(clause: str, fallback: str | None = None) -> str | None:
-    """The most specific label named in ``clause``, nearest to its end (i.e. to the date)."""
+def _label(clause: str, *, first: bool = False) -> str | None:
+    """The most specific label named in ``clause``: the one nearest to its end (the date), or with
+    ``first`` the one nearest to its start (for the words that follow a date)."""
     best: tuple[int, str] | None = None
     for name, rx in _LABELS:
-        last = None
+        hit = None
         for m in rx.finditer(clause):
-            last = m
-        if last is not None and (best is None or last.end() > best[0]):
-            best = (last.end(), name)
+            hit = m
+            if first:
+                break
+        if hit is None:
+            continue
+        pos = -hit.start() if first else hit.end()
+        if best is None or pos > best[0]:
+            best = (pos, name)
     if best:
         name = best[1]
-        if name == "application" and _NOMINATOR_RE.search(clause):
+        if name == "application" and not first and _NOMINATOR_RE.search(clause):
             return "nomination"     # "Nominators should approve the applications by …"
         return name
-    return fallback
+    return None
 
 
 def _generic_label(clause: str) -> str:
@@ -737,9 +863,12 @@ class _Candidate:
     tz: str | None = None
 
 
-_TITLE_EVENT_RE = _r(r"\bsession\b|\bplenary\b|\bworkshops?\b|\bwebinars?\b|\bdialogues?\b|\bconferences?\b|"
-                     r"\bforums?\b|\bmeetings?\b|\bsave\s+the\s+date\b|\bipbes[\s-]?\d{1,2}\b(?![/\d])|\bheld\b|"
-                     r"\bevents?\b|\blaunch\b")
+# A range in a title with one of these is a session or an event, not an open call.
+_TITLE_EVENT_RE = _r(
+    r"\bsession\b", r"\bplenary\b", r"\bworkshops?\b", r"\bwebinars?\b", r"\bdialogues?\b",
+    r"\bconferences?\b", r"\bforums?\b", r"\bmeetings?\b", r"\bsave\s+the\s+date\b",
+    r"\bipbes[\s-]?\d{1,2}\b(?![/\d])", r"\bheld\b", r"\bevents?\b", r"\blaunch\b",
+)
 
 
 def _is_deadline_near(s: str, d: _Date, prev_end: int) -> bool:
@@ -799,16 +928,17 @@ def _attach_time(s: str, d: _Date, next_start: int, prev_end: int) -> tuple[dt.t
     return None, None
 
 
-def _sentence_candidates(s: str, source: str, order: int, whole_title: bool) -> list[_Candidate]:
-    dates = _find_dates(s)
-    # Ranges: "from 24 July to 17 September 2024", "(6 Sep 2024 - 24 Jan 2025)", "1-15 March 2024".
+_BETWEEN_RE = re.compile(r"\bbetween\s+(?:the\s+)?$", _I)
+
+
+def _mark_ranges(s: str, dates: list[_Date]) -> None:
+    """Ranges: "from 24 July to 17 September 2024", "(6 Sep 2024 - 24 Jan 2025)", "1-15 March 2024"."""
     for i, d in enumerate(dates):
         prev = dates[i - 1] if i else None
         if prev is not None and prev.range_start is None and not prev.opens_range:
-            gap = s[prev.end:d.start]
-            m = _RANGE_GAP_RE.fullmatch(gap)
+            m = _RANGE_GAP_RE.fullmatch(s, prev.end, d.start)
             if m and (m.group().strip().lower() != "and"
-                      or re.search(r"\bbetween\s+(?:the\s+)?$", s[max(0, prev.start - 12):prev.start], _I)):
+                      or _BETWEEN_RE.search(s, max(0, prev.start - 12), prev.start)):
                 prev.opens_range = True
                 d.range_start = prev.start
                 continue
@@ -816,34 +946,56 @@ def _sentence_candidates(s: str, source: str, order: int, whole_title: bool) -> 
         if m and (not m.group().strip().lower().endswith("and") or m.group().lower().startswith("between")):
             d.range_start = m.start()
 
+
+def _range_is_open(s: str, start: int, whole_title: bool) -> bool:
+    """Whether a range closes an open period (a call, a review) rather than spans a session or event."""
+    if whole_title:
+        if _NEAR_CUE_RE.search(s, max(0, start - 40), start):
+            return True
+        return not _TITLE_EVENT_RE.search(s) and bool(_CALL.search(s) or _OPEN_CUE_RE.search(s))
+    # In the text the nearer word decides: "registration … will be open from" vs "to be held from".
+    lo = max(0, start - _LOOKBACK)
+    opened = _last_end(_OPEN_CUE_RE, s, lo, start)
+    event = _last_end(_EVENT_RANGE_ANTI_RE, s, lo, start)
+    return opened > event
+
+
+def _last_end(rx: re.Pattern, s: str, lo: int, hi: int) -> int:
+    """End of the last match of ``rx`` in ``s[lo:hi]``, or -1."""
+    end = -1
+    for m in rx.finditer(s, lo, hi):
+        end = m.end()
+    return end
+
+
+def _sentence_candidates(s: str, source: str, order: int, whole_title: bool) -> list[_Candidate]:
+    """Every date in one sentence (or the title), each marked deadline or not, with its label."""
+    dates = _find_dates(s)
+    _mark_ranges(s, dates)
     cands: list[_Candidate] = []
     prev_cand: _Candidate | None = None
     for i, d in enumerate(dates):
         prev_end = dates[i - 1].end if i else 0
         next_start = dates[i + 1].start if i + 1 < len(dates) else len(s)
+        # the title is one short clause; in the text a label is looked for since the previous date
+        clause_lo = 0 if whole_title else prev_end
         c = _Candidate(d, s, source, order)
         cands.append(c)
         if d.opens_range:
-            prev_cand = c
-            continue
-        clause_lo = prev_end
-        if d.range_start is not None:
-            before = s[max(0, d.range_start - 80):d.range_start]
-            if whole_title:
-                ok = (not _TITLE_EVENT_RE.search(s) and (_CALL.search(s) or _OPEN_CUE_RE.search(s))) \
-                    or bool(_NEAR_CUE_RE.search(s[max(0, d.range_start - 40):d.range_start]))
-            else:
-                ok = bool(_OPEN_CUE_RE.search(s[:d.range_start])) and not _EVENT_RANGE_ANTI_RE.search(before)
-            c.deadline = ok
-            if i and dates[i - 1].opens_range:
+            pass    # the start of a range is never the deadline
+        elif d.range_start is not None:
+            c.deadline = _range_is_open(s, d.range_start, whole_title)
+            if not whole_title and i and dates[i - 1].opens_range:
                 clause_lo = dates[i - 2].end if i >= 2 else 0
-            label = _label(s[:d.range_start]) if whole_title else _label(s[clause_lo:d.range_start])
-            c.label = label or "closing"
+            c.label = _label(s[max(clause_lo, d.range_start - _LOOKBACK):d.range_start]) or "closing"
         elif (_is_deadline_near(s, d, prev_end) or _is_deadline_far(s, d, prev_end)
               or _AFTER_CUE_RE.match(s, d.end)):
             c.deadline = True
-            clause = s[:d.start] if whole_title else s[prev_end:d.start]
-            c.label = _label(clause) or (_label(s[:d.start]) if prev_end else None) or _generic_label(clause)
+            clause = s[max(clause_lo, d.start - _LOOKBACK):d.start]
+            # "Experts have until 14 February 2025 to apply"
+            after = _label(_AFTER_LABEL_RE.match(s, d.end, min(next_start, d.end + 60)).group(), first=True)
+            wider = _label(s[max(0, d.start - _LOOKBACK):d.start]) if prev_end else None
+            c.label = _label(clause) or after or wider or _generic_label(clause)
         elif (prev_cand is not None and prev_cand.deadline and dates[i - 1].range_start is None
               and d.start - prev_end <= 100):
             gap = s[prev_end:d.start]
@@ -851,12 +1003,11 @@ def _sentence_candidates(s: str, source: str, order: int, whole_title: bool) -> 
                 # "29 June for the chapters and 9 July for the SPM"
                 c.deadline = True
                 c.label = _label(gap) or prev_cand.label
-        if c.deadline:
-            if _SUPERSEDED_AFTER_RE.match(s, d.end) and _NEAR_CUE_RE.search(s[d.end:d.end + 120]) \
-                    and any(x.start > d.end for x in dates[i + 1:]):
-                c.deadline = False   # "the deadline of 10 January has been extended to 24 January"
-            elif _SUPERSEDED_BEFORE_RE.search(s, max(0, d.start - 60), d.start):
-                c.deadline = False
+        if c.deadline and (
+                # "the deadline of 10 January has been extended to 24 January": the old date goes
+                (_SUPERSEDED_AFTER_RE.match(s, d.end) and any(x.start > d.end for x in dates[i + 1:]))
+                or _SUPERSEDED_BEFORE_RE.search(s, max(0, d.start - 60), d.start)):
+            c.deadline = False
         if c.deadline:
             c.time, c.tz = _attach_time(s, d, next_start, prev_end)
         prev_cand = c
@@ -875,7 +1026,7 @@ def _resolve_years(cands: list[_Candidate], published: dt.date | None) -> None:
 
     dated = [(i, c) for i, c in enumerate(cands) if c.date.year is not None]
     for i, c in enumerate(cands):
-        if c.date.year is not None:
+        if c.date.year is not None or not c.deadline:
             continue
         year = None
         same = [a for j, a in dated if a.order == c.order and a.sentence is c.sentence]
@@ -945,7 +1096,8 @@ def extract_deadlines(title: str, text: str, published: dt.date | None) -> list[
             day = dt.date(c.date.year, c.date.month, c.date.day)
         except ValueError:
             continue
-        found.append(ExtractedDeadline(day, c.label, _sentence_text(c.sentence, c.date), c.time, c.tz, c.source))
+        text_of = _sentence_text(c.sentence, c.date)
+        found.append(ExtractedDeadline(day, c.label, text_of, c.time, c.tz, c.source))
     return _merge(found)
 
 
@@ -956,7 +1108,7 @@ def _merge(found: list[ExtractedDeadline]) -> list[ExtractedDeadline]:
     for d in found:
         by_date.setdefault(d.date, []).append(d)
     out: list[ExtractedDeadline] = []
-    for day, items in by_date.items():
+    for items in by_date.values():
         specific = [d for d in items if d.label not in _GENERIC]
         pool = specific or items
         text_pool = [d for d in pool if d.source == "text"]
@@ -1001,10 +1153,13 @@ def extract(title: str, text: str, published: dt.date | None) -> Extraction:
 
 def national_deadline(secretariat_deadlines: list[dt.date], working_days: int,
                       holidays: frozenset[dt.date] = frozenset()) -> dt.date | None:
-    """`working_days` working days (Mon–Fri, not in holidays) before the EARLIEST date; None when the list is empty."""
-    dates = [d.date() if isinstance(d, dt.datetime) else d for d in secretariat_deadlines or () if d is not None]
+    """`working_days` working days (Mon–Fri, not in holidays) before the EARLIEST date; None when the list
+    is empty. Zero (or a negative number) gives the earliest date itself."""
+    dates = [d.date() if isinstance(d, dt.datetime) else d
+             for d in secretariat_deadlines or () if d is not None]
     if not dates:
         return None
+    holidays = holidays or frozenset()
     day = min(dates)
     remaining = max(0, min(int(working_days or 0), 10_000))
     while remaining:
