@@ -1,5 +1,5 @@
 """Error pages: a clear message, never a traceback; the 500 handler rolls back."""
-from flask import render_template, request
+from flask import Response, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
@@ -24,8 +24,15 @@ def register_error_handlers(app) -> None:
 
     def render(code: int, description: str | None = None):
         title, message = MESSAGES.get(code, MESSAGES[500])
-        return render_template("errors/error.html", code=code, title=_(title),
-                               message=description or _(message)), code
+        try:
+            return render_template("errors/error.html", code=code, title=_(title),
+                                   message=description or _(message)), code
+        except Exception as exc:
+            # No page can be rendered (a Host refused by TRUSTED_HOSTS leaves no URL adapter for
+            # url_for; the database may be down): answer in plain text, still without a traceback.
+            db.session.rollback()
+            app.logger.warning("could not render the %s page: %s: %s", code, type(exc).__name__, exc)
+            return Response(f"{title} ({code})\n\n{description or message}\n", code, mimetype="text/plain")
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

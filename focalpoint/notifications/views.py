@@ -28,9 +28,11 @@ bp = Blueprint("notifications", __name__)
 STAFF = (Role.STAFF,)
 
 
-@bp.app_context_processor
-def _labels():
-    return {"KIND_LABELS": KIND_LABELS, "STATUS_LABELS": STATUS_LABELS}
+@bp.record_once
+def _labels(state):
+    # Jinja globals, not a context processor: the macros of notifications/_badges.html are imported
+    # without context (dashboard, list, detail), and only globals reach them.
+    state.app.jinja_env.globals.update(KIND_LABELS=KIND_LABELS, STATUS_LABELS=STATUS_LABELS)
 
 
 def _parse_date(value: str | None) -> dt.date | None:
