@@ -6,6 +6,7 @@ import datetime as dt
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -427,3 +428,44 @@ def clean_html(value: str | None):
     from focalpoint.notifications.feeds import sanitize_html
 
     return Markup(sanitize_html(value or ""))  # noqa: S704 - nh3 output is the allow-listed subset
+
+
+_ACTION_LABELS = {
+    "notification.status": _l("Status"),
+    "notification.kind": _l("Kind"),
+    "notification.assigned": _l("Assigned"),
+    "notification.national_deadline": _l("National deadline"),
+    "notification.deadline_added": _l("Deadline added"),
+    "notification.deadline_corrected": _l("Deadline corrected"),
+    "notification.deadline_removed": _l("Deadline marked as not a deadline"),
+    "notification.deadline_restored": _l("Deadline restored"),
+    "notification.note_added": _l("Note added"),
+    "notification.created_manually": _l("Added by hand"),
+    "notification.created_from_email": _l("Added from an e-mail"),
+    "notification.updated_from_feed": _l("Updated from the feed"),
+}
+
+
+def _value_label(value) -> str:
+    if value is None or value == "":
+        return str(_("none"))
+    for enum, labels in ((NotificationStatus, STATUS_LABELS), (NotificationKind, KIND_LABELS)):
+        try:
+            return str(labels[enum(value)])
+        except ValueError:
+            continue
+    return str(value)
+
+
+@bp.app_template_global()
+def audit_line(entry) -> str:
+    """A person-readable line for an audit entry of a notification."""
+    label = str(_ACTION_LABELS.get(entry.action, entry.action.split(".")[-1].replace("_", " ")))
+    data = entry.data or {}
+    if "new" in data and "previous" in data:
+        return f"{label}: {_value_label(data['previous'])} → {_value_label(data['new'])}"
+    if "date" in data and "label" in data:
+        return f"{label}: {data['date']} ({data['label']})"
+    if "after" in data:
+        return f"{label}: {data['before'].get('date')} → {data['after'].get('date')} ({data['after'].get('label')})"
+    return label

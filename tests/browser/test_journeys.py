@@ -137,7 +137,7 @@ def test_staff_sees_deadlines_triages_a_notification_and_logs_out(browser_page, 
     assert page.locator("#deadlines tbody tr td").nth(1).inner_text() == "nomination"
     assert page.locator("#deadlines .source-sentence").inner_text() == (
         f"Nominations should be submitted by {long_date(due)}.")
-    assert [row[1:] for row in history(page)] == [["system", "created manually"], ["received"]]
+    assert [row[1:] for row in history(page)] == [["system", "Added by hand"], ["received"]]
 
     # Triage: status, then kind; each button sits on the line of its field.
     triage = page.locator("#triage")
@@ -165,9 +165,9 @@ def test_staff_sees_deadlines_triages_a_notification_and_logs_out(browser_page, 
     # The History section shows both changes, newest first, by whom.
     entries = history(page)
     assert [row[1:] for row in entries] == [
-        [STAFF_NAME, "kind: expert_call → fellow_call"],
-        [STAFF_NAME, "status: new → in_progress"],
-        ["system", "created manually"],
+        [STAFF_NAME, "Kind: Call for experts → Call for fellows"],
+        [STAFF_NAME, "Status: New → In progress"],
+        ["system", "Added by hand"],
         ["received"],
     ]
     for row in entries:
