@@ -1,0 +1,309 @@
+"""The route walk: every URL rule, every method, as every kind of user, against its declared rule.
+
+The list of rules comes from ``app.url_map`` when the module is collected, so a new view is walked
+without anyone editing this file; a view that forgets its access rule fails ``test_every_endpoint_
+declares_an_access_rule``, and a URL parameter nobody knows how to fill fails the walk itself.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from config import TestConfig
+from conftest import PASSWORD, _empty_all_tables, login
+from focalpoint import create_app
+from focalpoint.security import ACCESS_ATTR, AUTHENTICATED, PUBLIC, access_rule
+
+ROLES = ["anonymous", "expert", "reviewer", "staff", "admin"]
+EMAILS = {role: f"{role}@walk.example" for role in ROLES if role != "anonymous"}
+KNOWN_ROLES = {"staff", "expert", "reviewer", "admin"}
+
+
+def _is_static(endpoint: str) -> bool:
+    return endpoint == "static" or endpoint.endswith(".static")
+
+
+def _collect_rules() -> tuple[list[tuple[str, str, str]], dict]:
+    """(endpoint, rule, method) for every non-static rule and every GET/POST it accepts,
+    and each endpoint's declared access rule."""
+    app = create_app(TestConfig)  # touches no database
+    found, declared = [], {}
+    with app.app_context():
+        for rule in app.url_map.iter_rules():
+            if _is_static(rule.endpoint):
+                continue
+            declared[rule.endpoint] = access_rule(rule.endpoint)
+            for method in ("GET", "POST"):
+                if method in rule.methods:
+                    found.append((rule.endpoint, rule.rule, method))
+    return sorted(found, key=lambda item: (item[1], item[2])), declared
+
+
+RULES, DECLARED = _collect_rules()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def world(database_url, tmp_path_factory):
+    """One app and one set of rows for the whole walk (re-created rows are checked per test)."""
+    from focalpoint.auth.services import create_user, find_administration
+    from focalpoint.extensions import db
+    from focalpoint.notifications import services as svc
+    from focalpoint.reference.services import load_reference_data
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=database_url)
+    app.instance_path = str(tmp_path_factory.mktemp("walk-instance"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    with app.app_context():
+        _empty_all_tables(db)
+        load_reference_data("BE")
+        flemish = find_administration("BE-VL")
+        users = {}
+        for role, email in EMAILS.items():
+            users[role] = create_user(email, roles=[role], password=PASSWORD, name=role.title(),
+                                      administration=flemish if role == "reviewer" else None).id
+        db.session.commit()
+    world = {"app": app, "users": users, "administration_id": None, "feed_port": _closed_port(), "cookies": {}}
+    with app.app_context():
+        world["administration_id"] = find_administration("BE-WAL").id
+        n = svc.create_manual(title="EM/2031/05: Call for inputs on the walk",
+                              text="Governments are invited to submit their inputs by 15 March 2031.",
+                              link=None, published=dt.date(2031, 1, 10), actor=None)
+        db.session.commit()
+        assert [d.date for d in n.deadlines] == [dt.date(2031, 3, 15)]
+        world["notification_id"], world["deadline_id"] = n.id, n.deadlines[0].id
+    yield world
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _ensure_feed_source(world) -> int:
+    """The feed source (an admin's empty POST to .../delete removes it; the walk needs one)."""
+    from focalpoint.extensions import db
+    from focalpoint.notifications.services import add_source, find_source
+
+    with world["app"].app_context():
+        source = find_source("Walk feed")
+        if source is None:
+            source = add_source("Walk feed", f"http://127.0.0.1:{world['feed_port']}/feed.xml")
+            db.session.commit()
+        return source.id
+
+
+def _fill(rule: str, world) -> str:
+    values = {
+        "notification_id": world["notification_id"],
+        "deadline_id": world["deadline_id"],
+        "source_id": _ensure_feed_source(world) if "<int:source_id>" in rule else None,
+        "user_id": world["users"]["expert"],
+        "admin_id": world["administration_id"],
+    }
+    path = rule
+    while "<" in path:
+        start, end = path.index("<"), path.index(">")
+        name = path[start + 1:end].split(":")[-1]
+        assert values.get(name) is not None, f"the walk does not know how to fill <{name}> in {rule}"
+        path = path[:start] + str(values[name]) + path[end + 1:]
+    return path
+
+
+def _session_version(world, role: str) -> int:
+    from focalpoint.auth.models import User
+    from focalpoint.extensions import db
+
+    with world["app"].app_context():
+        return db.session.scalar(sa.select(User.session_version).where(User.id == world["users"][role]))
+
+
+def _client(world, role: str):
+    """A test client logged in as ``role`` through /login.
+
+    The session cookie of a login is reused while the user's session version is unchanged (a
+    walked POST /logout revokes it; the next test then logs in again), which keeps the walk fast.
+    """
+    client = world["app"].test_client()
+    if role == "anonymous":
+        return client
+    cookie = world["cookies"].get(role)
+    if cookie is not None and cookie[1] == _session_version(world, role):
+        client.set_cookie("focalpoint_session", cookie[0])
+        return client
+    response = login(client, EMAILS[role])
+    assert response.status_code == 302, f"{role} could not log in"
+    assert response.headers["Location"] == "/"
+    world["cookies"][role] = (client.get_cookie("focalpoint_session").value, _session_version(world, role))
+    return client
+
+
+def _allowed(rule, role: str) -> bool:
+    if rule == PUBLIC:
+        return True
+    if role == "anonymous":
+        return False
+    if rule == AUTHENTICATED:
+        return True
+    return role == "admin" or role in rule
+
+
+def _is_login_redirect(response) -> bool:
+    return response.status_code == 302 and urlsplit(response.headers.get("Location", "")).path == "/login" \
+        and "next" in parse_qs(urlsplit(response.headers["Location"]).query)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("endpoint", "rule", "method"), RULES, ids=[f"{m} {r} ({e})" for e, r, m in RULES])
+def test_route_walk(world, endpoint, rule, method, role):
+    declared = DECLARED[endpoint]
+    assert declared is not None, f"{endpoint} declares no access rule"
+    path = _fill(rule, world)
+    client = _client(world, role)
+    response = client.open(path, method=method, data={} if method == "POST" else None)
+    status = response.status_code
+    assert status != 500, f"{method} {path} as {role}: 500"
+    if _allowed(declared, role):
+        assert status not in (401, 403), f"{method} {path} as {role}: {status} though allowed"
+        assert not _is_login_redirect(response), f"{method} {path} as {role}: sent to login though allowed"
+    elif role == "anonymous":
+        assert status == 302, f"{method} {path} as anonymous: {status}, expected a redirect to /login"
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/login"
+        assert parse_qs(location.query) == {"next": [path]}
+    else:
+        assert status == 403, f"{method} {path} as {role}: {status}, expected 403"
+        assert "Not allowed" in response.get_data(as_text=True)
+
+
+def test_walk_covers_every_view_function():
+    """Every view except the static ones has at least one walked rule (nothing hides from the walk)."""
+    app = create_app(TestConfig)
+    views = {e for e in app.view_functions if not _is_static(e)}
+    assert views == {endpoint for endpoint, _rule, _method in RULES}
+    assert len(RULES) >= 29
+
+
+def test_every_endpoint_declares_an_access_rule():
+    app = create_app(TestConfig)
+    undeclared, malformed = [], []
+    with app.app_context():
+        for endpoint in sorted(app.view_functions):
+            if _is_static(endpoint):
+                continue
+            rule = getattr(app.view_functions[endpoint], ACCESS_ATTR, None)
+            if rule is None:
+                undeclared.append(endpoint)
+            elif rule not in (PUBLIC, AUTHENTICATED) and not (
+                    isinstance(rule, frozenset) and rule and rule <= KNOWN_ROLES):
+                malformed.append((endpoint, rule))
+    assert undeclared == []
+    assert malformed == []
+
+
+def test_only_login_and_health_check_are_public():
+    app = create_app(TestConfig)
+    with app.app_context():
+        public = sorted(e for e in app.view_functions if not _is_static(e) and access_rule(e) == PUBLIC)
+    assert public == ["auth.login", "core.health"]
+
+
+def test_a_view_without_a_rule_is_refused_even_to_an_admin(world):
+    """The before_request hook refuses a view that forgot its decorator (fail closed)."""
+    from focalpoint.extensions import db
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=world["app"].config["SQLALCHEMY_DATABASE_URI"])
+
+    @app.get("/forgotten")
+    def forgotten():
+        return "should never be seen"
+
+    client = app.test_client()
+    assert login(client, EMAILS["admin"]).status_code == 302
+    response = client.get("/forgotten")
+    assert response.status_code == 403
+    assert "should never be seen" not in response.get_data(as_text=True)
+    with app.app_context():
+        db.engine.dispose()
+
+
+# --- the explicit promises of the issue -------------------------------------------------------------
+@pytest.mark.parametrize("role", ["expert", "reviewer"])
+@pytest.mark.parametrize("target", ["/notifications", "/notifications/{id}", "/feeds", "/notifications/new"])
+def test_experts_and_reviewers_see_no_part_of_the_inbox(world, role, target):
+    response = _client(world, role).get(target.format(id=world["notification_id"]))
+    assert response.status_code == 403
+    body = response.get_data(as_text=True)
+    assert "Walk" not in body  # not the notification's title
+    assert "Not allowed" in body
+
+
+@pytest.mark.parametrize("target", ["/feeds", "/admin/users", "/admin/administrations"])
+def test_staff_are_refused_admin_pages(world, target):
+    assert _client(world, "staff").get(target).status_code == 403
+
+
+def test_staff_open_the_inbox_and_the_notification(world):
+    client = _client(world, "staff")
+    assert client.get("/notifications").status_code == 200
+    detail = client.get(f"/notifications/{world['notification_id']}")
+    assert detail.status_code == 200
+    assert "EM/2031/05: Call for inputs on the walk" in detail.get_data(as_text=True)
+
+
+def test_anonymous_visitor_of_the_dashboard_is_sent_to_login(world):
+    response = world["app"].test_client().get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/"
+
+
+def test_anonymous_keeps_the_query_string_in_next(world):
+    response = world["app"].test_client().get("/notifications?kind=review&page=2")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    assert parse_qs(location.query) == {"next": ["/notifications?kind=review&page=2"]}
+
+
+def test_experts_and_reviewers_get_the_welcome_page_not_the_dashboard(world):
+    for role in ("expert", "reviewer"):
+        body = _client(world, role).get("/").get_data(as_text=True)
+        assert "EM/2031/05" not in body
+        assert 'href="/notifications"' not in body
+        assert 'href="/feeds"' not in body
+
+
+def test_staff_navigation_links_to_the_inbox_but_not_to_admin_pages(world):
+    body = _client(world, "staff").get("/").get_data(as_text=True)
+    assert 'href="/notifications"' in body
+    assert 'href="/feeds"' not in body
+    assert 'href="/admin/users"' not in body
+
+
+def test_disabled_user_is_treated_as_anonymous(world):
+    from focalpoint.auth.models import User
+    from focalpoint.extensions import db
+
+    app = world["app"]
+    with app.app_context():
+        uid = db.session.scalar(sa.select(User.id).where(User.email == "late@walk.example"))
+        if uid is None:
+            from focalpoint.auth.services import create_user
+            uid = create_user("late@walk.example", roles=["staff"], password=PASSWORD).id
+            db.session.commit()
+    client = app.test_client()
+    assert login(client, "late@walk.example").status_code == 302
+    with app.app_context():
+        db.session.get(User, uid).is_enabled = False
+        db.session.commit()
+    response = client.get("/notifications")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login?next=/notifications"
