@@ -110,7 +110,8 @@ class ProductionConfig(Config):
     @classmethod
     def validate(cls) -> None:
         key = os.environ.get("SECRET_KEY") or ""
-        if len(key) < 32 or key.lower() in WEAK_SECRETS:
+        if len(key) < 32 or len(set(key)) < 10 or any(key.lower() == w * (len(key) // len(w)) + w[:len(key) % len(w)]
+                                                    for w in WEAK_SECRETS):
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production "
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')."

@@ -30,6 +30,11 @@ def create_app(config=None, **overrides) -> Flask:
         static_folder="static",
     )
     app.config.from_object(config_cls)
+    if not app.testing:
+        # Read at start-up, not at import: the environment of this process is what counts.
+        for name, env in (("SECRET_KEY", "SECRET_KEY"), ("SQLALCHEMY_DATABASE_URI", "DATABASE_URL")):
+            if os.environ.get(env):
+                app.config[name] = os.environ[env]
     app.config.update(overrides)
     _configure_secrets_and_database(app, config_cls)
     _configure_logging(app)
@@ -87,14 +92,29 @@ def _configure_secrets_and_database(app: Flask, config_cls) -> None:
         options["connect_args"] = connect_args
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if not app.config.get("SECRET_KEY"):
-        # A local install: generate a key once and keep it in the instance folder.
-        os.makedirs(app.instance_path, exist_ok=True)
-        key_file = Path(app.instance_path) / "secret_key"
-        if not key_file.exists():
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-        app.config["SECRET_KEY"] = key_file.read_text().strip()
+        app.config["SECRET_KEY"] = _local_secret_key(Path(app.instance_path))
+
+
+def _local_secret_key(instance: Path) -> str:
+    """A local install's key: generated once, kept in the instance folder (mode 0600).
+
+    Written to a temporary file and linked into place, so two processes starting at once (the web
+    server and the scheduler) both end up reading the same complete key.
+    """
+    os.makedirs(instance, exist_ok=True)
+    key_file = instance / "secret_key"
+    if not key_file.exists():
+        tmp = instance / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, key_file)  # atomic; fails if another process won
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    return key_file.read_text().strip()
 
 
 def _configure_logging(app: Flask) -> None:

@@ -70,6 +70,9 @@ def enforce_access():
     if rule == PUBLIC:
         return None
     if not current_user.is_authenticated:
+        if request.method not in ("GET", "HEAD"):
+            # After login the browser would GET a POST-only address: go to the dashboard instead.
+            return redirect(url_for("auth.login"))
         return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
     if not user_may(rule, current_user):
         abort(403)

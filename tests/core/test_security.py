@@ -441,7 +441,8 @@ def test_production_refuses_a_short_secret_key(production_env, key):
         create_app("production")
 
 
-@pytest.mark.parametrize("key", sorted(config.WEAK_SECRETS) + ["CHANGEME", "Dev"])
+@pytest.mark.parametrize("key", sorted(config.WEAK_SECRETS) + ["CHANGEME", "Dev", "changeme" * 4, "a" * 40,
+                                 "secretsecretsecretsecretsecretsecret", "0123456701234567012345670123456701"])
 def test_production_refuses_a_publicly_known_secret_key(production_env, key):
     production_env.setenv("SECRET_KEY", key)
     with pytest.raises(RuntimeError, match="SECRET_KEY must be set"):
@@ -681,3 +682,29 @@ def test_hostile_html_stored_before_sanitising_is_cleaned_when_rendered(app, sta
     response = staff_client.get(f"/notifications/{nid}")
     assert response.status_code == 200
     _assert_harmless(response.get_data(as_text=True))
+
+
+def test_two_processes_starting_at_once_share_one_local_secret_key(tmp_path):
+    """The web server and the scheduler may start together on a fresh install."""
+    import threading
+
+    from focalpoint import _local_secret_key
+
+    keys, errors = [], []
+    barrier = threading.Barrier(8)
+
+    def start():
+        barrier.wait()
+        try:
+            keys.append(_local_secret_key(tmp_path))
+        except Exception as exc:  # the bug this guards against: FileExistsError or an empty key
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(keys)) == 1 and len(keys[0]) >= 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
