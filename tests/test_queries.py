@@ -157,4 +157,4 @@ def test_the_counter_sees_every_statement(app, make_user):
             _ = [d.date for d in n.deadlines]  # lazy: one query each
     assert len(reminders) == SMALL
     assert [re.search(r"\bFROM\s+(\w+)", s).group(1) for s in statements if s.startswith("SELECT")] == [
-        "notifications", "user_roles"] + ["notification_deadlines"] * SMALL
+        "notifications"] + ["notification_deadlines"] * SMALL

@@ -1,5 +1,6 @@
 """Admin: users and administrations."""
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -26,7 +27,7 @@ def users():
     listing = Listing(request.args, sorts={"email": User.email, "name": User.name,
                                            "last_login": User.last_login_at, "created": User.created_at},
                       default_sort="email")
-    stmt = sa.select(User)
+    stmt = sa.select(User).options(selectinload(User.role_rows))
     if listing.q:
         like = listing.like()
         stmt = stmt.where(sa.or_(User.email.ilike(like, escape="\\"), User.name.ilike(like, escape="\\")))

@@ -64,7 +64,8 @@ class User(UserMixin, TimestampMixin, db.Model):
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
     last_login_at: Mapped[dt.datetime | None]
 
-    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    #: Loaded when asked for (pages that list users load them with selectinload).
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan")
     administration: Mapped[Administration | None] = relationship(back_populates="users", lazy="joined")
 
     # --- roles ---------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Error pages: a clear message, never a traceback; the 500 handler rolls back."""
 from flask import Response, render_template, request
 from flask_babel import gettext as _
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from focalpoint.extensions import db
@@ -37,6 +38,12 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
         return render(400, _("The form has expired or was not sent from this site. Reload the page and try again."))
+
+    @app.errorhandler(StaleDataError)
+    def stale(exc):
+        # Optimistic locking: someone saved the same record between our read and our write.
+        db.session.rollback()
+        return render(409)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

@@ -134,8 +134,11 @@ def _adopt_waiting_reminders(originals: list[Notification]) -> None:
     refs = {n.reference for n in originals if n.reference and not n.is_reminder}
     if not refs:
         return
+    # Reminders come within weeks of their original: look back two years, not over all history.
+    since = utcnow() - dt.timedelta(days=730)
     waiting = db.session.scalars(
-        sa.select(Notification).where(Notification.is_reminder.is_(True), Notification.original_id.is_(None))
+        sa.select(Notification).where(Notification.is_reminder.is_(True), Notification.original_id.is_(None),
+                                      Notification.created_at >= since)
     ).all()
     index = {n.reference: n for n in originals if n.reference and not n.is_reminder}
     for reminder in waiting:
