@@ -65,7 +65,8 @@ def poll_source(source_id: int) -> PollSummary:
                        max_bytes=cfg["FEED_MAX_BYTES"], max_redirects=cfg["FEED_MAX_REDIRECTS"],
                        block_private=cfg["FEED_BLOCK_PRIVATE"])
         if result.status != 304:
-            parsed = parse_feed(result.body, result.headers)
+            # The final URL resolves the feed's relative links (unless the server named another base).
+            parsed = parse_feed(result.body, {"content-location": result.url, **result.headers})
     except FeedError as exc:
         error = exc
     except Exception as exc:  # a bug or an exotic failure must not stop the other sources
