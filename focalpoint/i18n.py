@@ -5,7 +5,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app, request
-from flask_babel import format_date, format_datetime, get_timezone
+from flask_babel import format_date, format_datetime, format_time, get_timezone
 from flask_login import current_user
 
 
@@ -49,6 +49,13 @@ def register_filters(app) -> None:
         if value is None:
             return ""
         return format_datetime(value, fmt)
+
+    @app.template_filter("t")
+    def _t(value, fmt="short"):
+        """The time of an aware datetime in the viewer's zone."""
+        if value is None:
+            return ""
+        return format_time(value, fmt)
 
     @app.template_filter("d")
     def _d(value, fmt="medium"):

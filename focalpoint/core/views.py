@@ -52,12 +52,23 @@ def due_items(*, overdue: bool, limit: int = 20) -> list[DueItem]:
     else:
         stmt = stmt.where(Deadline.due_at >= now).order_by(Deadline.due_at)
         national = national.where(Notification.national_deadline >= today).order_by(Notification.national_deadline)
+    # Over-fetch, then fold a reminder's repeat of its original's deadline into one row.
     items = [DueItem(when=d.date, due_at=d.due_at, is_national=False, label=d.label, notification=d.notification,
-                     deadline=d) for d in db.session.scalars(stmt.limit(limit))]
+                     deadline=d) for d in db.session.scalars(stmt.limit(limit * 2))]
+    # A reminder attached to its original has no national deadline of its own.
     items += [DueItem(when=n.national_deadline, due_at=None, is_national=True, label="national", notification=n)
-              for n in db.session.scalars(national.limit(limit))]
+              for n in db.session.scalars(national.where(Notification.original_id.is_(None)).limit(limit))]
     items.sort(key=lambda item: item.sort_key, reverse=overdue)
-    return items[:limit]
+    seen: set = set()
+    folded = []
+    for item in items:
+        thread = item.notification.original_id or item.notification.id
+        key = (thread, item.when, item.is_national or item.label)
+        if key in seen:
+            continue
+        seen.add(key)
+        folded.append(item)
+    return folded[:limit]
 
 
 @bp.get("/")

@@ -39,8 +39,7 @@ class AssignForm(FlaskForm):
 
 
 class NationalDeadlineForm(FlaskForm):
-    national_deadline = DateField(_l("National deadline"), validators=[Optional()],
-                                  description=_l("Leave empty to use the computed one."))
+    national_deadline = DateField(_l("National deadline"), validators=[Optional()])
 
 
 class DeadlineForm(FlaskForm):

@@ -112,11 +112,11 @@ def test_staff_sees_deadlines_triages_a_notification_and_logs_out(browser_page, 
     assert table_rows(page, "Due next") == [
         [f"{medium(national)}\n{days_phrase((national - today).days)}", "National deadline",
          upcoming["title"]],  # the title already starts with the reference: not repeated
-        [f"{medium(due)}\nin 28 days", "Secretariat: nomination", upcoming["title"]],
+        [f"{medium(due)}\nin 28 days", "Secretariat: Nomination", upcoming["title"]],
     ]
     old_national = overdue["national_deadline"]
     assert table_rows(page, "Overdue (still open)") == [
-        [f"{medium(late)}\n10 days late", "Secretariat: comments", f"EM/2026/20 {overdue['title']}"],
+        [f"{medium(late)}\n10 days late", "Secretariat: Comments", f"EM/2026/20 {overdue['title']}"],
         [f"{medium(old_national)}\n{days_phrase((old_national - today).days)}", "National deadline",
          f"EM/2026/20 {overdue['title']}"],
     ]

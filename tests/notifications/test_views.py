@@ -764,7 +764,7 @@ def test_anonymous_users_are_sent_to_login(app, client):
 def _due_rows(section: str) -> list[tuple[str, int]]:
     rows = re.findall(r'<td>(<strong>National deadline</strong>|Secretariat: [^<]*)</td>\s*'
                       r'<td><a href="/notifications/(\d+)">', section)
-    return [("national" if "National" in what else what.split(": ", 1)[1], int(nid)) for what, nid in rows]
+    return [("national" if "National" in what else what.split(": ", 1)[1].lower(), int(nid)) for what, nid in rows]
 
 
 def test_dashboard_shows_what_is_due_new_notifications_and_failing_sources(app, staff_client):
