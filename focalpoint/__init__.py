@@ -124,7 +124,10 @@ def _configure_logging(app: Flask) -> None:
 
 def _register_models() -> None:
     # Import every model module so the metadata is complete (migrations, relationships by name).
-    from focalpoint import audit  # noqa: F401
+    from focalpoint import audit, mail  # noqa: F401
+    from focalpoint.experts import models as _experts  # noqa: F401
+    from focalpoint.invitations import models as _invitations  # noqa: F401
+    from focalpoint.nominations import models as _nominations  # noqa: F401
     from focalpoint.auth import models as _auth  # noqa: F401
     from focalpoint.notifications import models as _notifications  # noqa: F401
     from focalpoint.reference import models as _reference  # noqa: F401
@@ -134,9 +137,12 @@ def _register_blueprints(app: Flask) -> None:
     from focalpoint.admin.views import bp as admin_bp
     from focalpoint.auth.views import bp as auth_bp
     from focalpoint.core.views import bp as core_bp
+    from focalpoint.experts.views import bp as experts_bp
+    from focalpoint.invitations.views import bp as invitations_bp
+    from focalpoint.nominations.views import bp as nominations_bp
     from focalpoint.notifications.views import bp as notifications_bp
 
-    for bp in (core_bp, auth_bp, admin_bp, notifications_bp):
+    for bp in (core_bp, auth_bp, admin_bp, notifications_bp, experts_bp, nominations_bp, invitations_bp):
         app.register_blueprint(bp)
 
 

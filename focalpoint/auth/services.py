@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
+from flask_babel import gettext as _
 
 from focalpoint.audit import log_action
 from focalpoint.auth.models import Administration, LoginFailure, Role, User
@@ -41,11 +42,11 @@ def normalise_email(email: str) -> str:
 
 def check_password_strength(password: str, *, email: str = "") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise AccountError(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
     if len(password) > 1024:
-        raise AccountError("The password is too long.")
+        raise AccountError(_("The password is too long."))
     if email and password.lower() == email.lower():
-        raise AccountError("The password must not be the e-mail address.")
+        raise AccountError(_("The password must not be the e-mail address."))
 
 
 # --- throttling -----------------------------------------------------------------------------------
@@ -146,12 +147,12 @@ def create_user(email: str, *, roles, password: str | None, name: str = "",
                 administration: Administration | None = None, actor: User | None = None) -> User:
     email = normalise_email(email)
     if not email or "@" not in email or len(email) > 254:
-        raise AccountError("A valid e-mail address is required.")
+        raise AccountError(_("A valid e-mail address is required."))
     if db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"A user with the e-mail address {email} already exists.")
+        raise AccountError(_("A user with the e-mail address %(email)s already exists.", email=email))
     roles = {Role(r) for r in roles}
     if not roles:
-        raise AccountError("A user needs at least one role.")
+        raise AccountError(_("A user needs at least one role."))
     _check_reviewer(roles, administration)
     user = User(email=email, name=(name or "").strip()[:200], administration=administration)
     user.set_roles(roles)
@@ -169,13 +170,13 @@ def update_user(user: User, *, email: str, name: str, roles, administration: Adm
                 is_enabled: bool, actor: User | None) -> None:
     email = normalise_email(email)
     if email != user.email and db.session.scalar(sa.select(User.id).where(User.email == email)) is not None:
-        raise AccountError(f"A user with the e-mail address {email} already exists.")
+        raise AccountError(_("A user with the e-mail address %(email)s already exists.", email=email))
     roles = {Role(r) for r in roles}
     if not roles:
-        raise AccountError("A user needs at least one role.")
+        raise AccountError(_("A user needs at least one role."))
     _check_reviewer(roles, administration)
     if actor is not None and actor.id == user.id and (Role.ADMIN not in roles or not is_enabled):
-        raise AccountError("You cannot remove your own admin role or disable your own account.")
+        raise AccountError(_("You cannot remove your own admin role or disable your own account."))
     before = {"email": user.email, "name": user.name, "roles": sorted(user.roles),
               "administration": user.administration.code if user.administration else None,
               "is_enabled": user.is_enabled}
@@ -206,4 +207,4 @@ def set_password(user: User, new_password: str, *, actor: User | None) -> None:
 
 def _check_reviewer(roles: set[Role], administration: Administration | None) -> None:
     if Role.REVIEWER in roles and administration is None:
-        raise AccountError("A reviewer must belong to an administration.")
+        raise AccountError(_("A reviewer must belong to an administration."))

@@ -6,17 +6,26 @@ from werkzeug.exceptions import HTTPException
 
 from focalpoint.extensions import db
 
+
+def N_(text: str) -> str:
+    """Marks a string for extraction; it is translated where it is shown."""
+    return text
+
+
 MESSAGES = {
-    400: ("Bad request", "The request could not be understood. If you submitted a form, reload the page and try again."),
-    401: ("Login required", "Please log in to continue."),
-    403: ("Not allowed", "Your account does not give access to this page."),
-    404: ("Not found", "There is nothing at this address."),
-    405: ("Method not allowed", "This address does not accept that kind of request."),
-    409: ("Conflict", "Someone else changed this in the meantime. Reload the page to see their change."),
-    410: ("Gone", "This link is no longer valid."),
-    413: ("Too large", "What you sent is larger than the site accepts."),
-    429: ("Too many requests", "Too many attempts. Wait a few minutes and try again."),
-    500: ("Something went wrong", "The error has been recorded. Nothing you had saved before is lost."),
+    400: (N_("Bad request"),
+          N_("The request could not be understood. If you submitted a form, reload the page and try again.")),
+    401: (N_("Login required"), N_("Please log in to continue.")),
+    403: (N_("Not allowed"), N_("Your account does not give access to this page.")),
+    404: (N_("Not found"), N_("There is nothing at this address.")),
+    405: (N_("Method not allowed"), N_("This address does not accept that kind of request.")),
+    409: (N_("Conflict"),
+          N_("Someone else changed this in the meantime. Reload the page to see their change.")),
+    410: (N_("Gone"), N_("This link is no longer valid.")),
+    413: (N_("Too large"), N_("What you sent is larger than the site accepts.")),
+    429: (N_("Too many requests"), N_("Too many attempts. Wait a few minutes and try again.")),
+    500: (N_("Something went wrong"),
+          N_("The error has been recorded. Nothing you had saved before is lost.")),
 }
 
 

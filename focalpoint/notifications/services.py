@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from focalpoint.audit import log_action
 from focalpoint.db import utcnow
@@ -31,7 +32,8 @@ class NotificationError(ValueError):
 
 class TransitionError(NotificationError):
     def __init__(self, previous, new):
-        super().__init__(f"A notification cannot go from {previous} to {new}.")
+        super().__init__(_("A notification cannot go from %(previous)s to %(new)s.",
+                           previous=previous, new=new))
         self.previous, self.new = previous, new
 
 
@@ -271,20 +273,20 @@ def validate_feed_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise NotificationError("The feed address must be an http:// or https:// URL.")
+        raise NotificationError(_("The feed address must be an http:// or https:// URL."))
     return url
 
 
 def add_source(name: str, url: str, *, interval_minutes: int | None = None, actor=None) -> FeedSource:
     name = (name or "").strip()
     if not name or len(name) > 100:
-        raise NotificationError("A source needs a name of at most 100 characters.")
+        raise NotificationError(_("A source needs a name of at most 100 characters."))
     url = validate_feed_url(url)
     if db.session.scalar(sa.select(FeedSource.id).where(FeedSource.name == name)) is not None:
-        raise NotificationError(f"A source named {name!r} already exists.")
+        raise NotificationError(_("A source named %(name)s already exists.", name=repr(name)))
     interval = interval_minutes or current_app.config["FEED_DEFAULT_INTERVAL_MINUTES"]
     if interval < 5:
-        raise NotificationError("The polling interval must be at least 5 minutes.")
+        raise NotificationError(_("The polling interval must be at least 5 minutes."))
     source = FeedSource(name=name, url=url, interval_minutes=interval, is_active=True, next_poll_at=utcnow())
     db.session.add(source)
     db.session.flush()
@@ -297,12 +299,12 @@ def update_source(source: FeedSource, *, name: str, url: str, interval_minutes: 
     name = (name or "").strip()
     url = validate_feed_url(url)
     if not name or len(name) > 100:
-        raise NotificationError("A source needs a name of at most 100 characters.")
+        raise NotificationError(_("A source needs a name of at most 100 characters."))
     clash = db.session.scalar(sa.select(FeedSource.id).where(FeedSource.name == name, FeedSource.id != source.id))
     if clash is not None:
-        raise NotificationError(f"A source named {name!r} already exists.")
+        raise NotificationError(_("A source named %(name)s already exists.", name=repr(name)))
     if interval_minutes < 5:
-        raise NotificationError("The polling interval must be at least 5 minutes.")
+        raise NotificationError(_("The polling interval must be at least 5 minutes."))
     changes = {}
     for attr, value in (("name", name), ("url", url), ("interval_minutes", interval_minutes),
                         ("is_active", is_active)):
@@ -332,7 +334,7 @@ def find_source(name: str) -> FeedSource | None:
 def create_manual(*, title: str, text: str, link: str | None, published: dt.date | None, actor) -> Notification:
     title = " ".join((title or "").split())[:1000]
     if not title:
-        raise NotificationError("A notification needs a title.")
+        raise NotificationError(_("A notification needs a title."))
     text = (text or "").strip()[:100_000]
     link = _clean_link(link)
     published_at = (dt.datetime.combine(published, dt.time(12), tzinfo=dt.timezone.utc) if published else utcnow())
@@ -346,18 +348,18 @@ def create_manual(*, title: str, text: str, link: str | None, published: dt.date
 def create_from_email(raw: bytes, *, actor) -> Notification:
     """A notification from a forwarded e-mail (.eml): subject, sender date, body text."""
     if not raw or not raw.strip():
-        raise NotificationError("The file is empty.")
+        raise NotificationError(_("The file is empty."))
     if len(raw) > current_app.config["MAX_EML_BYTES"]:
-        raise NotificationError("The e-mail is too large.")
+        raise NotificationError(_("The e-mail is too large."))
     try:
         message = email.message_from_bytes(raw, policy=email.policy.default)
         subject = str(message.get("Subject", "") or "")
         message_id = str(message.get("Message-ID", "") or "").strip()
     except Exception as exc:  # the e-mail package raises many kinds on malformed headers
-        raise NotificationError("This file is not a readable e-mail message.") from exc
+        raise NotificationError(_("This file is not a readable e-mail message.")) from exc
     subject = _strip_forward_prefix(" ".join(subject.split()))
     if not subject:
-        raise NotificationError("This file is not an e-mail message (it has no subject).")
+        raise NotificationError(_("This file is not an e-mail message (it has no subject)."))
     html, text = _email_body(message)
     published_at = None
     try:
@@ -370,7 +372,7 @@ def create_from_email(raw: bytes, *, actor) -> Notification:
     guid = f"email:{message_id[:480]}" if message_id else f"email:{hashlib.sha256(raw).hexdigest()}"
     if db.session.scalar(sa.select(Notification.id).where(Notification.source_id.is_(None),
                                                           Notification.guid == guid)) is not None:
-        raise NotificationError("This e-mail was already added.")
+        raise NotificationError(_("This e-mail was already added."))
     n = Notification(origin=Origin.EMAIL, guid=guid, title=subject[:1000], text=text[:100_000],
                      summary_html=html[:200_000], link=None, published_at=published_at or utcnow(),
                      content_hash=content_hash(subject, text, None), status=NotificationStatus.NEW,
@@ -436,7 +438,7 @@ def _clean_link(link: str | None) -> str | None:
     if not link:
         return None
     if not link.lower().startswith(("http://", "https://")) or len(link) > 2000:
-        raise NotificationError("The link must be an http:// or https:// address.")
+        raise NotificationError(_("The link must be an http:// or https:// address."))
     return link
 
 
@@ -459,7 +461,7 @@ def assign(n: Notification, user, *, actor) -> None:
     if (previous.id if previous else None) == (user.id if user else None):
         return
     if user is not None and not user.is_staff:
-        raise NotificationError("Only focal point staff can be assigned.")
+        raise NotificationError(_("Only focal point staff can be assigned."))
     n.assignee = user
     log_action(n, "notification.assigned", actor=actor,
                data={"previous": previous.email if previous else None, "new": user.email if user else None})
@@ -533,7 +535,7 @@ def set_national_deadline(n: Notification, date: dt.date | None, *, actor) -> No
 def add_note(n: Notification, body: str, *, actor) -> NotificationNote:
     body = (body or "").strip()
     if not body:
-        raise NotificationError("A note cannot be empty.")
+        raise NotificationError(_("A note cannot be empty."))
     note = NotificationNote(body=body[:20_000], author_id=actor.id if actor else None)
     n.notes.append(note)
     db.session.flush()
