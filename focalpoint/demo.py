@@ -117,4 +117,125 @@ def load_demo() -> list[str]:
             first.assignee = staff
     source.last_polled_at = source.last_success_at = utcnow()
     lines.insert(0, f"Demo data: {counts.new} demo notifications added ({counts.seen} in the demo set)")
+    lines.append(load_demo_registry(staff))
     return lines
+
+
+# --- the expert registry and a nomination call ------------------------------------------------------
+FIRST = ["An", "Bart", "Charlotte", "Dirk", "Els", "Filip", "Greet", "Hugo", "Ines", "Jan", "Katrien", "Luc", "Marie",
+         "Nathalie", "Olivier", "Pieter", "Quentin", "Roos", "Sophie", "Thomas", "Ursula", "Vincent", "Wim", "Xavier",
+         "Yasmine", "Zoë", "Amina", "Benoît", "Céline", "Didier", "Elif", "François", "Hélène", "Karim", "Lotte"]
+LAST = ["Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "De Smet",
+        "Dubois", "Lambert", "Dupont", "Martin", "Simon", "Laurent", "Leclercq", "Renard", "Vandenberghe", "Lemaire",
+        "Hermans", "Michiels", "Desmet", "Aerts", "Smets", "Bogaert", "Van Damme", "Mahieu", "Collard", "Gilson"]
+AFFILIATIONS = ["Ghent University", "KU Leuven", "Université catholique de Louvain", "Université libre de Bruxelles",
+                "University of Antwerp", "Université de Liège", "Vrije Universiteit Brussel", "Hasselt University",
+                "Research Institute for Nature and Forest (INBO)", "Royal Belgian Institute of Natural Sciences",
+                "Meise Botanic Garden", "Walloon Agricultural Research Centre", "Natuurpunt", "Natagora",
+                "Flemish Institute for Technological Research (VITO)", "Royal Museum for Central Africa"]
+KEYWORDS = ["pollination", "invasive species", "land use", "restoration", "ecosystem services", "valuation",
+            "climate change", "freshwater ecology", "marine biodiversity", "soil biodiversity", "agroecology",
+            "governance", "environmental economics", "indigenous knowledge", "scenarios", "remote sensing",
+            "urban ecology", "forest ecology", "spatial planning", "connectivity", "monitoring", "citizen science"]
+
+
+def load_demo_registry(staff) -> str:
+    """About 200 experts spread over regions and disciplines, and a nomination call with invitations
+    in every state (idempotent: skipped when the demo experts exist)."""
+    import hashlib
+    import random
+
+    from focalpoint.experts.models import Availability, CareerStage, Expert, Gender, PastRole
+    from focalpoint.invitations.models import Invitation, InvitationState
+    from focalpoint.nominations.models import NominationCall, NominationState
+    from focalpoint.nominations.services import add_candidate, set_nomination_state
+    from focalpoint.reference.models import Deliverable, ReferenceTerm
+
+    if db.session.scalar(sa.select(Expert.id).where(Expert.email.like("%@experts.focalpoint.example"))):
+        return "Demo registry: already there"
+    rng = random.Random(2026)
+    terms = db.session.scalars(sa.select(ReferenceTerm)).all()
+    by_vocab: dict[str, list] = {}
+    for term in terms:
+        by_vocab.setdefault(term.vocabulary, []).append(term)
+    deliverables = db.session.scalars(sa.select(Deliverable).order_by(Deliverable.id)).all()
+    regions = [r["code"] for r in
+               __import__("focalpoint.reference.services", fromlist=["reference_data"]).reference_data()
+               ["countries"].get(current_app.config["COUNTRY_CODE"], {}).get("regions", [])] or [None]
+    now = utcnow()
+    experts = []
+    for n in range(200):
+        first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+        expert = Expert(
+            first_name=first, last_name=last, email=f"{first.lower()}.{last.lower().replace(' ', '')}.{n}@experts.focalpoint.example",
+            affiliation=rng.choice(AFFILIATIONS), region=rng.choice(regions),
+            gender=rng.choice([Gender.FEMALE, Gender.MALE, Gender.FEMALE, Gender.MALE, Gender.NON_BINARY, Gender.UNDISCLOSED][: 4 + (n % 3 == 0) * 2]),
+            career_stage=rng.choice(list(CareerStage)),
+            keywords="; ".join(rng.sample(KEYWORDS, 3)), languages=";".join(rng.sample(["en", "fr", "nl", "de"], 2)),
+            preferred_language=rng.choice(["en", "fr", "nl"]),
+            availability=rng.choice([Availability.AVAILABLE] * 4 + [Availability.LIMITED, Availability.UNAVAILABLE]),
+            consent_contact_at=now if n % 10 else None, consent_processing_at=now if n % 10 else None,
+            consent_text_version="2026-1" if n % 10 else None,
+        )
+        expert.terms = (rng.sample(by_vocab.get("discipline", []), 1 + (n % 2))
+                        + rng.sample(by_vocab.get("expert_role", []), 2)
+                        + rng.sample(by_vocab.get("gbf_target", []), 2)
+                        + rng.sample(by_vocab.get("ecosystem", []), 1))
+        expert.deliverables = rng.sample(deliverables, 2)
+        if n % 6 == 0:
+            past = rng.choice(deliverables)
+            expert.roles_held.append(PastRole(deliverable=past, role=rng.choice(["LA", "CLA", "RE", "FELLOW"]),
+                                              year_from=2016 + n % 6, year_to=2019 + n % 6, source="declared"))
+        experts.append(expert)
+    db.session.add_all(experts)
+    db.session.flush()
+
+    notification = db.session.scalar(sa.select(Notification).where(Notification.guid == "urn:focalpoint:demo:1"))
+    global_2 = db.session.scalar(sa.select(Deliverable).where(Deliverable.code == "global-2"))
+    today = now.date()
+    call = NominationCall(
+        notification=notification, title=notification.title if notification else "Call for nominations of experts",
+        call_kind="expert_call", deliverable=global_2, opens_on=today - dt.timedelta(days=3),
+        application_deadline=today + dt.timedelta(days=24), nomination_deadline=today + dt.timedelta(days=38),
+        national_deadline=today + dt.timedelta(days=14), reminder_days="7;2", created_by_id=staff.id if staff else None,
+        description="Coordinating lead authors, lead authors and review editors for the second global assessment.")
+    call.roles_sought = [t for t in by_vocab.get("expert_role", []) if t.code in ("CLA", "LA", "RE")]
+    db.session.add(call)
+    db.session.flush()
+    states = [InvitationState.PENDING] * 5 + [InvitationState.ACCEPTED] * 6 + [InvitationState.DECLINED] * 3 \
+        + [InvitationState.EXPIRED] * 2
+    # The demo expert account has its own registry entry, with a pending invitation to answer.
+    account = db.session.scalar(sa.select(User).where(User.email == "expert@focalpoint.example"))
+    eva = Expert(first_name="Eva", last_name="Expert", email="expert@focalpoint.example", user_id=account.id if account else None,
+                 affiliation="Ghent University", region=regions[0], gender=Gender.FEMALE, career_stage=CareerStage.MID,
+                 keywords="ecosystem services; valuation; scenarios", languages="en;nl", preferred_language="en",
+                 consent_contact_at=now, consent_processing_at=now, consent_text_version="2026-1")
+    eva.terms = [t for t in terms if (t.vocabulary, t.code) in {("discipline", "social-sciences"), ("expert_role", "LA"),
+                                                                 ("gbf_target", "T14"), ("ecosystem", "agricultural")}]
+    eva.deliverables = [global_2] if global_2 else []
+    db.session.add(eva)
+    db.session.flush()
+    invited = [eva] + [e for e in experts if e.consent_contact_at][: len(states) - 1]
+    expires = dt.datetime.combine(call.national_deadline, dt.time(23, 59), tzinfo=dt.timezone.utc)
+    for number, (expert, state) in enumerate(zip(invited, states)):
+        secret = f"demo-{number}-{rng.random()}"
+        invitation = Invitation(call_id=call.id, expert_id=expert.id, state=state,
+                                token_hash=hashlib.sha256(secret.encode()).hexdigest(), expires_at=expires,
+                                sent_at=now - dt.timedelta(days=3),
+                                responded_at=now - dt.timedelta(days=1) if state in (InvitationState.ACCEPTED,
+                                                                                      InvitationState.DECLINED) else None,
+                                subject=f"Invitation: {call.title}"[:300],
+                                role_wanted=rng.choice(["CLA", "LA", "RE"]) if state == InvitationState.ACCEPTED else None,
+                                motivation="I have worked on this topic for ten years." if state == InvitationState.ACCEPTED else "",
+                                decline_reason="Not available in 2027." if state == InvitationState.DECLINED else "")
+        db.session.add(invitation)
+        db.session.flush()
+        if state == InvitationState.ACCEPTED:
+            nomination = add_candidate(call, expert, actor=staff, role=invitation.role_wanted)
+            moves = [[], [NominationState.ENDORSED], [NominationState.NOT_ENDORSED],
+                     [NominationState.ENDORSED, NominationState.SUBMITTED], [NominationState.ENDORSED],
+                     [NominationState.WITHDRAWN]][number % 6]
+            for move in moves:
+                set_nomination_state(nomination, move, actor=staff, note="demo")
+            nomination.rank = number + 1
+    return f"Demo registry: {len(experts)} experts, 1 nomination call with {len(invited)} invitations"
