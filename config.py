@@ -90,7 +90,32 @@ class Config:
     # Scheduler
     SCHEDULER_TICK_SECONDS = _int("SCHEDULER_TICK_SECONDS", 60)
 
+    # E-mail (the outbox, delivered by the scheduler: focalpoint/mail.py)
+    #: Unset: no SMTP server; mail is written into MAILDIR instead.
+    SMTP_HOST = os.environ.get("SMTP_HOST") or None
+    SMTP_PORT = _int("SMTP_PORT", 587)
+    SMTP_USER = os.environ.get("SMTP_USER") or None
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD") or None
+    #: starttls, ssl or none; unset: starttls when SMTP_USER is set, else none.
+    SMTP_SECURITY = (os.environ.get("SMTP_SECURITY") or "").strip().lower() or None
+    SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT") or 20)
+    MAIL_SENDER = os.environ.get("MAIL_SENDER") or "Focal Point <focalpoint@localhost>"
+    #: The focal point team's address: requests for a new invitation link go there (else to MAIL_SENDER).
+    STAFF_EMAIL = os.environ.get("STAFF_EMAIL") or None
+    #: None means "<instance folder>/maildir" (resolved when mail is delivered).
+    MAILDIR = os.environ.get("MAILDIR") or None
+    #: A message the server keeps refusing is given up ("dead") after this many attempts.
+    MAIL_MAX_ATTEMPTS = _int("MAIL_MAX_ATTEMPTS", 8)
+    #: Messages sent per scheduler run.
+    MAIL_BATCH = _int("MAIL_BATCH", 100)
+
     PAGE_SIZE = 25
+
+    # Expert registry
+    #: Largest CV accepted (PDF or DOCX).
+    CV_MAX_MB = _int("CV_MAX_MB", 5)
+    #: Version of the consent text experts agree to (recorded with their consent).
+    CONSENT_TEXT_VERSION = os.environ.get("CONSENT_TEXT_VERSION") or "2026-1"
 
     # Bootstrap-Flask: serve Bootstrap from the package, never a CDN.
     BOOTSTRAP_SERVE_LOCAL = True
@@ -130,6 +155,15 @@ class TestConfig(Config):
     SESSION_COOKIE_SECURE = False
     FEED_BLOCK_PRIVATE = False
     FEED_TOTAL_TIMEOUT = 5.0
+    # No SMTP server: mail goes to <instance>/maildir (tests point SMTP_HOST at an aiosmtpd catcher).
+    SMTP_HOST = None
+    SMTP_USER = None
+    SMTP_PASSWORD = None
+    SMTP_SECURITY = None
+    SMTP_TIMEOUT = 5.0
+    MAILDIR = None
+    MAIL_MAX_ATTEMPTS = 8
+    MAIL_BATCH = 100
 
 
 CONFIGS = {"local": LocalConfig, "development": LocalConfig, "production": ProductionConfig,

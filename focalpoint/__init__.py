@@ -139,10 +139,12 @@ def _register_blueprints(app: Flask) -> None:
     from focalpoint.core.views import bp as core_bp
     from focalpoint.experts.views import bp as experts_bp
     from focalpoint.invitations.views import bp as invitations_bp
+    from focalpoint.mail_views import bp as outbox_bp
     from focalpoint.nominations.views import bp as nominations_bp
     from focalpoint.notifications.views import bp as notifications_bp
 
-    for bp in (core_bp, auth_bp, admin_bp, notifications_bp, experts_bp, nominations_bp, invitations_bp):
+    for bp in (core_bp, auth_bp, admin_bp, notifications_bp, experts_bp, nominations_bp, invitations_bp,
+               outbox_bp):
         app.register_blueprint(bp)
 
 

@@ -25,9 +25,17 @@ def main():
 
 
 def register_commands(app) -> None:
+    from focalpoint.mail_cli import outbox_group
+
     for command in (init_command, serve_command, scheduler_command, users_group, administrations_group,
-                    feeds_group, ingest_command, notifications_group):
+                    feeds_group, ingest_command, notifications_group, outbox_group):
         app.cli.add_command(command)
+    from focalpoint.experts.cli import experts_group
+
+    app.cli.add_command(experts_group)
+    from focalpoint.nominations.cli import calls_group
+
+    app.cli.add_command(calls_group)
 
 
 def _json(data) -> None:
@@ -42,6 +50,9 @@ def run_init(demo: bool) -> None:
 
     upgrade(directory=current_app.extensions["migrate"].directory)
     added = load_reference_data(current_app.config["COUNTRY_CODE"])
+    from focalpoint.invitations.services import seed_default_templates
+
+    seed_default_templates()
     db.session.commit()
     click.echo("Database ready; reference data: " + ", ".join(f"{v} {k} added" for k, v in added.items()))
     if demo:

@@ -71,4 +71,14 @@ def build_scheduler(app, *, blocking: bool = False):
     tick = app.config["SCHEDULER_TICK_SECONDS"]
     scheduler.add_job(sync_feed_jobs, IntervalTrigger(seconds=tick), args=[app, scheduler], id="feeds.sync",
                       name="follow feed sources", next_run_time=dt.datetime.now(dt.timezone.utc))
+    from focalpoint.mail import deliver_outbox
+
+    scheduler.add_job(run_in_app, IntervalTrigger(seconds=30), args=[app, deliver_outbox], id="mail.deliver",
+                      name="deliver the e-mail outbox", next_run_time=dt.datetime.now(dt.timezone.utc))
+    from focalpoint.invitations.jobs import expire_invitations, send_reminders
+
+    scheduler.add_job(run_in_app, IntervalTrigger(minutes=15), args=[app, expire_invitations],
+                      id="invitations.expire", name="expire invitations at the national deadline")
+    scheduler.add_job(run_in_app, IntervalTrigger(minutes=15), args=[app, send_reminders],
+                      id="invitations.remind", name="remind experts who have not answered")
     return scheduler

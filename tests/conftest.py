@@ -19,6 +19,7 @@ from config import TestConfig
 
 TESTS_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS_DIR / "notifications"))  # hostile_server helper
+sys.path.insert(0, str(TESTS_DIR / "mail"))  # SmtpCatcher (a real SMTP server)
 SHARED = Path(os.environ.get("FOCALPOINT_SHARED", TESTS_DIR.parents[1] / "shared"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery staple"

@@ -63,5 +63,7 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         db.session.rollback()
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        # An invitation link's path is its secret: log the route, not the path.
+        path = request.url_rule.rule if request.endpoint == "invitations.respond" else request.path
+        app.logger.exception("unhandled error on %s %s", request.method, path)
         return render(500)

@@ -100,7 +100,7 @@ class Expert(TimestampMixin, db.Model):
     erasure_requested_at: Mapped[dt.datetime | None]
     erased_at: Mapped[dt.datetime | None]
     #: The expert this record was merged into (kept as a tombstone for links and counts).
-    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("experts.id", ondelete="SET NULL"))
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("experts.id", ondelete="SET NULL"), index=True)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -79,3 +79,16 @@ def terms(vocabulary: str) -> list[ReferenceTerm]:
     return db.session.scalars(
         sa.select(ReferenceTerm).where(ReferenceTerm.vocabulary == vocabulary).order_by(ReferenceTerm.position)
     ).all()
+
+
+def country_regions(country: str | None = None) -> dict[str, str]:
+    """The regions of the configured country, in their order: {code: label} (Belgium: flanders → Flanders …).
+
+    ``country`` defaults to the app's COUNTRY_CODE; a country without regions gives an empty dict.
+    """
+    if country is None:
+        from flask import current_app
+
+        country = current_app.config.get("COUNTRY_CODE", "BE")
+    data = reference_data()["countries"].get((country or "").upper()) or {}
+    return {item["code"]: item["label"] for item in data.get("regions", [])}

@@ -97,6 +97,7 @@ def upgrade():
     with op.batch_alter_table('experts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_experts_career_stage'), ['career_stage'], unique=False)
         batch_op.create_index(batch_op.f('ix_experts_gender'), ['gender'], unique=False)
+        batch_op.create_index(batch_op.f('ix_experts_merged_into_id'), ['merged_into_id'], unique=False)
         batch_op.create_index('ix_experts_names', ['last_name', 'first_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_experts_region'), ['region'], unique=False)
         batch_op.create_index(batch_op.f('ix_experts_status'), ['status'], unique=False)
@@ -289,6 +290,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_experts_status'))
         batch_op.drop_index(batch_op.f('ix_experts_region'))
         batch_op.drop_index('ix_experts_names')
+        batch_op.drop_index(batch_op.f('ix_experts_merged_into_id'))
         batch_op.drop_index(batch_op.f('ix_experts_gender'))
         batch_op.drop_index(batch_op.f('ix_experts_career_stage'))
 

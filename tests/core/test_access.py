@@ -101,13 +101,117 @@ def _ensure_feed_source(world) -> int:
         return source.id
 
 
+def _ensure_outbox_message(world) -> int:
+    """An outbox message (failed once, so an admin's retry has something to do)."""
+    from focalpoint.extensions import db
+    from focalpoint.mail import OutboxMessage, queue_email
+
+    with world["app"].app_context():
+        message_id = db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.idem_key == "walk:1"))
+        if message_id is None:
+            message = queue_email(to="walker@walk.example", subject="Walk", text="Walk", html="<p>Walk</p>",
+                                  idem_key="walk:1")
+            message.attempts, message.last_error = 1, "walk"
+            db.session.commit()
+            message_id = message.id
+        return message_id
+
+
+def _ensure_expert(world) -> tuple[int, int]:
+    """An expert record with a past role (staff's walked POSTs may remove the role: it comes back), and
+    the walking expert's own record, so /profile shows a real profile."""
+    from focalpoint.experts.models import Expert, PastRole
+    from focalpoint.extensions import db
+
+    with world["app"].app_context():
+        expert = db.session.scalar(sa.select(Expert).where(Expert.email == "registry@walk.example"))
+        if expert is None:
+            expert = Expert(first_name="Reg", last_name="Istry", email="registry@walk.example")
+            db.session.add(expert)
+            db.session.add(Expert(first_name="Ex", last_name="Pert", email="own@walk.example",
+                                  user_id=world["users"]["expert"]))
+        if not expert.roles_held:
+            expert.roles_held.append(PastRole(role="LA", deliverable_text="Walk assessment", year_from=2020))
+        db.session.commit()
+        return expert.id, expert.roles_held[0].id
+
+
+WALK_TOKEN = "walk-token-0123456789abcdefghij"
+
+
+def _ensure_invitation(world) -> dict:
+    """A call, an invitation whose link is WALK_TOKEN (reset each time: a walked remind or resend replaces
+    the link) and a template."""
+    import hashlib
+
+    from focalpoint.experts.models import Expert
+    from focalpoint.extensions import db
+    from focalpoint.invitations.models import Invitation, InvitationTemplate
+    from focalpoint.nominations.models import NominationCall
+
+    with world["app"].app_context():
+        expert = db.session.scalar(sa.select(Expert).where(Expert.email == "invited@walk.example"))
+        if expert is None:
+            expert = Expert(first_name="In", last_name="Vited", email="invited@walk.example",
+                            consent_contact_at=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc))
+        invitation = db.session.scalar(sa.select(Invitation).where(Invitation.expert_id == expert.id)) \
+            if expert.id else None
+        if invitation is None:  # first time, or a walked POST deleted the call
+            call = NominationCall(title="Walk call", national_deadline=dt.date(2031, 6, 30))
+            invitation = Invitation(call=call, expert=expert, token_hash="0" * 64,
+                                    expires_at=dt.datetime(2031, 6, 30, 22, tzinfo=dt.timezone.utc))
+            db.session.add(invitation)
+        invitation.token_hash = hashlib.sha256(WALK_TOKEN.encode()).hexdigest()
+        template = db.session.scalar(sa.select(InvitationTemplate).where(InvitationTemplate.name == "Walk"))
+        if template is None:
+            template = InvitationTemplate(name="Walk", language="en", subject="Walk {call}", body="{link}")
+            db.session.add(template)
+        db.session.commit()
+        return {"call_id": invitation.call_id, "invitation_id": invitation.id, "template_id": template.id,
+                "token": WALK_TOKEN}
+
+
+def _ensure_slate(world) -> dict:
+    """A candidate on the walk call's slate and a lead (re-created when a walked POST removed the call)."""
+    from focalpoint.experts.models import Expert
+    from focalpoint.extensions import db
+    from focalpoint.nominations.models import Lead, Nomination
+
+    call_id = _ensure_invitation(world)["call_id"]
+    with world["app"].app_context():
+        expert = db.session.scalar(sa.select(Expert).where(Expert.email == "slate@walk.example"))
+        if expert is None:
+            expert = Expert(first_name="Sla", last_name="Te", email="slate@walk.example")
+            db.session.add(expert)
+            db.session.flush()
+        nomination = db.session.scalar(sa.select(Nomination).where(Nomination.call_id == call_id,
+                                                                    Nomination.expert_id == expert.id))
+        if nomination is None:
+            nomination = Nomination(call_id=call_id, expert_id=expert.id)
+            db.session.add(nomination)
+        lead = db.session.scalar(sa.select(Lead).where(Lead.call_id == call_id))
+        if lead is None:
+            lead = Lead(call_id=call_id, name="Walk lead")
+            db.session.add(lead)
+        db.session.commit()
+        return {"nomination_id": nomination.id, "lead_id": lead.id}
+
+
 def _fill(rule: str, world) -> str:
+    expert_id, role_id = _ensure_expert(world) if ("<int:expert_id>" in rule or "<int:role_id>" in rule) \
+        else (None, None)
     values = {
+        "expert_id": expert_id,
+        "role_id": role_id,
+        "message_id": _ensure_outbox_message(world) if "<int:message_id>" in rule else None,
         "notification_id": world["notification_id"],
         "deadline_id": world["deadline_id"],
         "source_id": _ensure_feed_source(world) if "<int:source_id>" in rule else None,
         "user_id": world["users"]["expert"],
         "admin_id": world["administration_id"],
+        **(_ensure_invitation(world) if any(f"{p}>" in rule for p in ("call_id", "invitation_id", "template_id",
+                                                                       "token")) else {}),
+        **(_ensure_slate(world) if any(f"{p}>" in rule for p in ("nomination_id", "lead_id")) else {}),
     }
     path = rule
     while "<" in path:
@@ -210,11 +314,11 @@ def test_every_endpoint_declares_an_access_rule():
     assert malformed == []
 
 
-def test_only_login_and_health_check_are_public():
+def test_only_login_health_check_and_the_invitation_link_are_public():
     app = create_app(TestConfig)
     with app.app_context():
         public = sorted(e for e in app.view_functions if not _is_static(e) and access_rule(e) == PUBLIC)
-    assert public == ["auth.login", "core.health"]
+    assert public == ["auth.login", "core.health", "invitations.respond"]
 
 
 def test_a_view_without_a_rule_is_refused_even_to_an_admin(world):

@@ -94,7 +94,9 @@ def assert_security_headers(response, where: str = "") -> None:
     assert headers["Content-Security-Policy"] == CSP, where
     assert headers["X-Content-Type-Options"] == "nosniff", where
     assert headers["X-Frame-Options"] == "DENY", where
-    assert headers["Referrer-Policy"] == "same-origin", where
+    # An invitation link's page sends no Referer at all: its address is the expert's secret.
+    referrer = "no-referrer" if response.request.path.startswith("/respond/") else "same-origin"
+    assert headers["Referrer-Policy"] == referrer, where
 
 
 def csrf_token(html: str) -> str:
@@ -206,6 +208,37 @@ def test_no_page_of_the_walk_has_inline_script_handlers_or_styles(app, make_user
         values = {"notification_id": nid, "deadline_id": deadlines[0].id, "source_id": source.id,
                   "user_id": users["reviewer"],
                   "admin_id": db.session.scalar(sa.select(Administration.id).where(Administration.code == "BE-VL"))}
+        # A call with an invitation whose link is a known token, and an invitation template.
+        from focalpoint.experts.models import Expert
+        from focalpoint.invitations.models import Invitation, InvitationTemplate
+        from focalpoint.invitations.services import hash_token
+        from focalpoint.nominations.models import NominationCall
+
+        invitation = Invitation(call=NominationCall(title="Walk call", national_deadline=dt.date(2031, 6, 30)),
+                                expert=Expert(first_name="In", last_name="Vited", email="invited@example.org"),
+                                token_hash=hash_token("walk-token-0123456789abcdefghij"),
+                                expires_at=dt.datetime(2031, 6, 30, 22, tzinfo=dt.timezone.utc))
+        template = InvitationTemplate(name="Walk", language="en", subject="Walk {call}", body="{link}")
+        db.session.add_all([invitation, template])
+        db.session.commit()
+        values.update(call_id=invitation.call_id, invitation_id=invitation.id, template_id=template.id,
+                      token="walk-token-0123456789abcdefghij")
+        # The invited expert's registry record, with a past role (the expert registry's pages).
+        from focalpoint.experts.models import PastRole
+
+        invitation.expert.roles_held.append(PastRole(role="LA", deliverable_text="Walk", year_from=2020))
+        db.session.commit()
+        values.update(expert_id=invitation.expert_id, role_id=invitation.expert.roles_held[0].id)
+        # The call's slate, a lead, and an outbox message (calls and outbox pages).
+        from focalpoint.mail import queue_email
+        from focalpoint.nominations.models import Lead, Nomination
+
+        nomination = Nomination(call_id=invitation.call_id, expert_id=invitation.expert_id)
+        lead = Lead(call_id=invitation.call_id, name="Walk <b>lead</b>")
+        db.session.add_all([nomination, lead])
+        message = queue_email(to="x@example.org", subject="Walk <script>", text="t", html="<p>h</p>", idem_key="walk")
+        db.session.commit()
+        values.update(nomination_id=nomination.id, lead_id=lead.id, message_id=message.id)
     rules = [r for r in app.url_map.iter_rules() if not (r.endpoint == "static" or r.endpoint.endswith(".static"))]
     seen = 0
     for role in ("anonymous", "expert", "reviewer", "staff", "admin"):

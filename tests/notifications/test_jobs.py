@@ -238,13 +238,13 @@ def test_build_scheduler_registers_the_sync_job(app):
 
     scheduler = build_scheduler(app)
     assert scheduler.running is False and apscheduler_threads() == []
-    [job] = scheduler.get_jobs()
+    job = scheduler.get_job("feeds.sync")  # other domains add their own jobs
     assert (job.id, job.func, job.args) == ("feeds.sync", sync_feed_jobs, (app, scheduler))
     assert isinstance(job.trigger, IntervalTrigger)
     assert job.trigger.interval == dt.timedelta(seconds=app.config["SCHEDULER_TICK_SECONDS"])
     scheduler.start(paused=True)  # job stores and defaults are filled in at start; paused: nothing runs
     try:
-        [job] = scheduler.get_jobs()
+        job = scheduler.get_job("feeds.sync")
         assert (job.coalesce, job.max_instances, job.misfire_grace_time) == (
             JOB_DEFAULTS["coalesce"], JOB_DEFAULTS["max_instances"], JOB_DEFAULTS["misfire_grace_time"])
     finally:
@@ -306,7 +306,8 @@ def test_sync_feed_jobs_on_a_started_scheduler(app):
     scheduler.start(paused=True)
     try:
         sync_feed_jobs(app, scheduler)
-        assert sorted(job.id for job in scheduler.get_jobs()) == sorted(["feeds.sync", f"feed:{a}"])
+        assert sorted(job.id for job in scheduler.get_jobs() if job.id.startswith("feed")) == sorted(
+            ["feeds.sync", f"feed:{a}"])  # other domains' jobs (mail.deliver, …) aside
         assert _feed_jobs(scheduler) == {f"feed:{a}": (dt.timedelta(minutes=20), "poll_if_due", a)}
         later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=20)
         scheduler.modify_job(f"feed:{a}", next_run_time=later)  # as after a run
