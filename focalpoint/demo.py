@@ -118,7 +118,30 @@ def load_demo() -> list[str]:
     source.last_polled_at = source.last_success_at = utcnow()
     lines.insert(0, f"Demo data: {counts.new} demo notifications added ({counts.seen} in the demo set)")
     lines.append(load_demo_registry(staff))
+    link = demo_invitation_link()
+    if link:
+        lines.append(f"  the demo expert's invitation can be answered at {link}")
     return lines
+
+
+def demo_invitation_link() -> str | None:
+    """A fresh link for the demo expert's pending invitation (a new one at each start: only hashes are kept)."""
+    import secrets
+
+    from focalpoint.experts.models import Expert
+    from focalpoint.invitations.models import Invitation, InvitationState
+    from focalpoint.invitations.services import hash_token
+    from focalpoint.security import external_url
+
+    invitation = db.session.scalar(
+        sa.select(Invitation).join(Expert, Invitation.expert_id == Expert.id)
+        .where(Expert.email == "expert@focalpoint.example", Invitation.state == InvitationState.PENDING))
+    if invitation is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = hash_token(token)
+    db.session.flush()
+    return external_url("invitations.respond", token=token)
 
 
 # --- the expert registry and a nomination call ------------------------------------------------------

@@ -410,3 +410,22 @@ def test_the_focalpoint_console_script_end_to_end(tmp_path):
                  passwords["reviewer@focalpoint.example"]).status_code == 302
     with app.app_context():
         db.engine.dispose()
+
+
+def test_demo_prints_a_working_link_for_the_demo_experts_invitation(app):
+    import re
+
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["init", "--demo"])
+    assert result.exit_code == 0, result.output
+    links = re.findall(r"answered at http://focalpoint\.test(/respond/[A-Za-z0-9_-]{43})$", result.output, flags=re.M)
+    assert len(links) == 1
+    page = app.test_client().get(links[0])
+    assert page.status_code == 200
+    assert "Call for nominations of experts for the second global assessment" in page.get_data(as_text=True)
+    # A second start makes a new link; the old one no longer opens the invitation.
+    again = runner.invoke(args=["init", "--demo"])
+    new = re.findall(r"answered at http://focalpoint\.test(/respond/[A-Za-z0-9_-]{43})$", again.output, flags=re.M)
+    assert len(new) == 1 and new != links
+    assert app.test_client().get(links[0]).status_code == 404
+    assert app.test_client().get(new[0]).status_code == 200
