@@ -125,6 +125,8 @@ def _configure_logging(app: Flask) -> None:
 def _register_models() -> None:
     # Import every model module so the metadata is complete (migrations, relationships by name).
     from focalpoint import audit, mail  # noqa: F401
+    from focalpoint.consultations import models as _consultations  # noqa: F401
+    from focalpoint.events import models as _events  # noqa: F401
     from focalpoint.experts import models as _experts  # noqa: F401
     from focalpoint.invitations import models as _invitations  # noqa: F401
     from focalpoint.nominations import models as _nominations  # noqa: F401
@@ -136,7 +138,11 @@ def _register_models() -> None:
 def _register_blueprints(app: Flask) -> None:
     from focalpoint.admin.views import bp as admin_bp
     from focalpoint.auth.views import bp as auth_bp
+    from focalpoint.consultations import review_views as _review_views  # noqa: F401 (routes on the blueprint)
+    from focalpoint.consultations import views as _consultation_views  # noqa: F401
+    from focalpoint.consultations.blueprint import bp as consultations_bp
     from focalpoint.core.views import bp as core_bp
+    from focalpoint.events.views import bp as events_bp
     from focalpoint.experts.views import bp as experts_bp
     from focalpoint.invitations.views import bp as invitations_bp
     from focalpoint.mail_views import bp as outbox_bp
@@ -144,7 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     from focalpoint.notifications.views import bp as notifications_bp
 
     for bp in (core_bp, auth_bp, admin_bp, notifications_bp, experts_bp, nominations_bp, invitations_bp,
-               outbox_bp):
+               consultations_bp, events_bp, outbox_bp):
         app.register_blueprint(bp)
 
 

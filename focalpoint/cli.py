@@ -36,6 +36,9 @@ def register_commands(app) -> None:
     from focalpoint.nominations.cli import calls_group
 
     app.cli.add_command(calls_group)
+    from focalpoint.consultations.cli import consultations_group
+
+    app.cli.add_command(consultations_group)
 
 
 def _json(data) -> None:

@@ -63,6 +63,8 @@ class OutboxMessage(db.Model):
     category: Mapped[str] = mapped_column(sa.String(40), default="")
     related_type: Mapped[str | None] = mapped_column(sa.String(40))
     related_id: Mapped[int | None]
+    #: Small files sent with the mail (an iCalendar invitation …): [{"filename", "content_type", "text"}].
+    attachments: Mapped[list | None] = mapped_column(sa.JSON)
 
 
 def queue_email(*, to: str, subject: str, text: str, html: str, idem_key: str, category: str = "",

@@ -1,0 +1,1 @@
+"""National consultations on IPBES drafts (DESIGN.md 2.3)."""

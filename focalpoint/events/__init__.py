@@ -1,0 +1,1 @@
+"""Information sessions and uptake events (DESIGN.md 2.3)."""
