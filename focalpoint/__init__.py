@@ -132,6 +132,7 @@ def _register_models() -> None:
     from focalpoint.nominations import models as _nominations  # noqa: F401
     from focalpoint.auth import models as _auth  # noqa: F401
     from focalpoint.notifications import models as _notifications  # noqa: F401
+    from focalpoint.positions import models as _positions  # noqa: F401
     from focalpoint.reference import models as _reference  # noqa: F401
 
 

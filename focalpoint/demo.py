@@ -17,6 +17,7 @@ from flask import current_app
 from focalpoint.auth.models import Administration, Role, User
 from focalpoint.auth.services import create_user, hash_password
 from focalpoint.db import utcnow
+from focalpoint.experts.models import Expert
 from focalpoint.extensions import db
 from focalpoint.notifications.feeds import FeedEntry, sanitize_html
 from focalpoint.notifications.models import FeedSource, Notification, NotificationStatus
@@ -118,9 +119,15 @@ def load_demo() -> list[str]:
     source.last_polled_at = source.last_success_at = utcnow()
     lines.insert(0, f"Demo data: {counts.new} demo notifications added ({counts.seen} in the demo set)")
     lines.append(load_demo_registry(staff))
+    eva = db.session.scalar(sa.select(Expert).where(Expert.email == "expert@focalpoint.example"))
+    if eva is not None:
+        lines.append(load_demo_consultation(staff, eva))
     link = demo_invitation_link()
     if link:
         lines.append(f"  the demo expert's invitation can be answered at {link}")
+    review = demo_review_link()
+    if review:
+        lines.append(f"  the demo expert's review of the consultation opens at {review}")
     return lines
 
 
@@ -262,3 +269,143 @@ def load_demo_registry(staff) -> str:
                 set_nomination_state(nomination, move, actor=staff, note="demo")
             nomination.rank = number + 1
     return f"Demo registry: {len(experts)} experts, 1 nomination call with {len(invited)} invitations"
+
+
+# --- a consultation on a second order draft, and events ----------------------------------------------
+DEMO_CONSULTATION = "National review of the second order draft of the monitoring assessment"
+
+DEMO_COMMENTS = [
+    # (expert index, document, chapter, page, line_from, line_to, type, comment, suggested change, decision)
+    (0, "Summary for policymakers", "Key messages", 3, 12, 18, "specific",
+     "Key message A3 does not say which indicators the trend estimates rest on.",
+     "Name the indicators behind A3 (e.g. the Living Planet Index and the Red List Index).", "adopt"),
+    (1, "Summary for policymakers", "Key messages", 3, 14, 16, "specific",
+     "A3: the indicator basis is unclear to a policy reader.", "", "merge"),
+    (2, "Summary for policymakers", "Background", 7, 40, 44, "editorial",
+     "\"In-situ\" is spelled three different ways on this page.", "Use \"in situ\" throughout.", "adopt_edited"),
+    (3, "Summary for policymakers", "", 9, 2, 5, "general",
+     "The SPM should mention the national monitoring networks run by regions, not only EU-level schemes.",
+     "Add a sentence on subnational monitoring networks.", None),
+    (0, "Chapter 3", "3.2 Citizen science", 41, 120, 131, "specific",
+     "Citizen science data quality is discussed without the validation protocols used in Europe.",
+     "Cite the validation protocols of the large European recording schemes.", "reject"),
+    (4, "Chapter 3", "3.4 Remote sensing", 58, 7, 9, "specific",
+     "Section 3.4 could cite the Copernicus land monitoring products.", "", None),
+    (1, "Chapter 3", "3.4 Remote sensing", 60, 33, 33, "editorial", "Figure 3.7: the legend is unreadable in print.",
+     "Increase the legend's font size.", None),
+]
+
+
+def load_demo_consultation(staff, eva) -> str:
+    """A consultation on a second order draft with comments from several experts, some decided; an upcoming
+    information session linked to it and a past uptake event with attendance (idempotent)."""
+    import uuid
+
+    from focalpoint.consultations.comments import author_values, clean_comment
+    from focalpoint.consultations.models import (CommentSource, Consultation, ConsultationDocument, Decision,
+                                                 DraftKind, Participant, ReviewComment)
+    from focalpoint.events.models import Event, EventKind, Registration, RegistrationStatus
+    from focalpoint.experts.models import Expert
+    from focalpoint.reference.models import Deliverable
+
+    if db.session.scalar(sa.select(Consultation.id).where(Consultation.title == DEMO_CONSULTATION)):
+        return "Demo consultation: already there"
+    now = utcnow()
+    today = now.date()
+    monitoring = db.session.scalar(sa.select(Deliverable).where(Deliverable.code == "monitoring"))
+    consultation = Consultation(
+        title=DEMO_CONSULTATION, deliverable=monitoring, draft=DraftKind.SOD,
+        description="The secretariat invites governments to review the second order draft of the methodological "
+                    "assessment on monitoring biodiversity and nature's contributions to people. National comments "
+                    "are consolidated by the focal point.",
+        confidentiality_note="The drafts are confidential: do not cite, quote or distribute them.",
+        opens_on=today - dt.timedelta(days=10), closes_on=today + dt.timedelta(days=12),
+        secretariat_deadline=today + dt.timedelta(days=20), reminder_days="7;2",
+        created_by_id=staff.id if staff else None)
+    consultation.documents = [
+        ConsultationDocument(title="Summary for policymakers", position=1,
+                             url="https://www.ipbes.net/monitoring-assessment"),
+        ConsultationDocument(title="Chapter 3", position=2, url="https://www.ipbes.net/monitoring-assessment"),
+    ]
+    db.session.add(consultation)
+    db.session.flush()
+    experts = [eva] + list(db.session.scalars(
+        sa.select(Expert).where(Expert.email.like("%@experts.focalpoint.example"), Expert.consent_contact_at.is_not(None))
+        .order_by(Expert.id).limit(5)))
+    participants = []
+    for expert in experts:
+        participant = Participant(consultation_id=consultation.id, expert_id=expert.id,
+                                  invited_by_id=staff.id if staff else None, sent_at=now - dt.timedelta(days=10))
+        participants.append(participant)
+    db.session.add_all(participants)
+    db.session.flush()
+    comments: list[ReviewComment] = []
+    for index, document, chapter, page, line_from, line_to, kind, text, suggestion, _decision in DEMO_COMMENTS:
+        participant = participants[index + 1]  # the demo expert (index 0 of participants) writes her own
+        values = clean_comment(consultation, {"document": document, "chapter": chapter, "page_from": page,
+                                              "line_from": line_from, "page_to": page, "line_to": line_to,
+                                              "comment": text, "suggested_change": suggestion, "comment_type": kind})
+        comment = ReviewComment(consultation_id=consultation.id, participant_id=participant.id,
+                                source=CommentSource.BROWSER, **values, **author_values(participant.expert))
+        comments.append(comment)
+    db.session.add_all(comments)
+    db.session.flush()
+    for comment, row in zip(comments, DEMO_COMMENTS):
+        decision = row[-1]
+        if decision is None:
+            continue
+        comment.decision = Decision(decision)
+        comment.decided_at, comment.decided_by_id = now - dt.timedelta(days=1), staff.id if staff else None
+        if decision == "merge":
+            comment.merged_into_id = comments[0].id
+            comment.staff_note = "Same point as the first comment on A3."
+        elif decision == "adopt_edited":
+            comment.edited_comment = "The spelling of \"in situ\" varies on page 7."
+            comment.edited_suggested_change = "Use \"in situ\" (no hyphen, not italicised) throughout."
+        elif decision == "reject":
+            comment.staff_note = "Out of scope for the SPM review; passed to the chapter's authors informally."
+    host = (current_app.config.get("BASE_URL") or "http://focalpoint.example").split("//")[-1].split("/")[0]
+    session = Event(kind=EventKind.INFORMATION_SESSION, title="Information session: reviewing the monitoring assessment",
+                    description="How the IPBES review works, what the national consultation needs, and questions.",
+                    consultation_id=consultation.id, deliverable=monitoring,
+                    starts_at=dt.datetime.combine(today + dt.timedelta(days=5), dt.time(13), tzinfo=dt.timezone.utc),
+                    ends_at=dt.datetime.combine(today + dt.timedelta(days=5), dt.time(14, 30), tzinfo=dt.timezone.utc),
+                    online_url="https://meet.example.org/focalpoint-monitoring", capacity=40,
+                    uid=f"{uuid.uuid4()}@{host}", created_by_id=staff.id if staff else None)
+    uptake = Event(kind=EventKind.UPTAKE_EVENT, title="Uptake event: the nexus assessment for Belgian policy",
+                   description="Authors present the nexus assessment's findings to administrations.",
+                   starts_at=dt.datetime.combine(today - dt.timedelta(days=30), dt.time(9), tzinfo=dt.timezone.utc),
+                   ends_at=dt.datetime.combine(today - dt.timedelta(days=30), dt.time(12), tzinfo=dt.timezone.utc),
+                   place="Royal Belgian Institute of Natural Sciences, Brussels", capacity=60,
+                   uid=f"{uuid.uuid4()}@{host}", created_by_id=staff.id if staff else None)
+    db.session.add_all([session, uptake])
+    db.session.flush()
+    for number, expert in enumerate(experts[1:4]):
+        db.session.add(Registration(event_id=session.id, expert_id=expert.id, name=expert.name,
+                                    email=expert.email, affiliation=expert.affiliation))
+    db.session.add(Registration(event_id=session.id, name="Sam Policy", email="sam.policy@administration.example",
+                                affiliation="Federal Public Service Health, Food Chain Safety and Environment"))
+    for number, expert in enumerate(experts[1:6]):
+        db.session.add(Registration(event_id=uptake.id, expert_id=expert.id, name=expert.name, email=expert.email,
+                                    affiliation=expert.affiliation, attended=number != 2,
+                                    status=RegistrationStatus.REGISTERED))
+    decided = sum(1 for row in DEMO_COMMENTS if row[-1])
+    return (f"Demo consultation: {len(participants)} invited experts, {len(comments)} comments ({decided} decided); "
+            "2 events")
+
+
+def demo_review_link() -> str | None:
+    """A fresh personal review link for the demo expert (a new one at each start: only hashes are kept)."""
+    from focalpoint.consultations.links import new_secret, review_url
+    from focalpoint.consultations.models import Consultation, Participant
+    from focalpoint.experts.models import Expert
+
+    participant = db.session.scalar(
+        sa.select(Participant).join(Expert, Participant.expert_id == Expert.id)
+        .join(Consultation, Participant.consultation_id == Consultation.id)
+        .where(Expert.email == "expert@focalpoint.example", Consultation.title == DEMO_CONSULTATION))
+    if participant is None:
+        return None
+    secret = new_secret(participant)
+    db.session.flush()
+    return review_url(secret)

@@ -55,6 +55,8 @@ class PlenarySession(db.Model):
     place: Mapped[str] = mapped_column(sa.String(200), default="")
     start_date: Mapped[dt.date | None]
     end_date: Mapped[dt.date | None]
+    #: The secretariat notification the session was started from (staff-added sessions).
+    notification_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notifications.id", ondelete="SET NULL"))
 
     def __str__(self) -> str:
         return self.code
