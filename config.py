@@ -54,7 +54,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
     # Request size caps
-    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 10) * 1024 * 1024
+    # Above the largest file any form accepts (documents and templates: 10 MB), so a file just over its own cap
+    # gets the form's message rather than the bare 413 page.
+    MAX_CONTENT_LENGTH = _int("MAX_UPLOAD_MB", 12) * 1024 * 1024
     MAX_FORM_MEMORY_SIZE = 500 * 1024
     MAX_FORM_PARTS = 1000
 
@@ -116,6 +118,8 @@ class Config:
     CV_MAX_MB = _int("CV_MAX_MB", 5)
     #: Version of the consent text experts agree to (recorded with their consent).
     CONSENT_TEXT_VERSION = os.environ.get("CONSENT_TEXT_VERSION") or "2026-1"
+    #: Largest review template (XLSX) accepted by the upload page and `focalpoint consultations import`.
+    CONSULTATION_UPLOAD_MAX_MB = _int("CONSULTATION_UPLOAD_MAX_MB", 10)
 
     # Bootstrap-Flask: serve Bootstrap from the package, never a CDN.
     BOOTSTRAP_SERVE_LOCAL = True

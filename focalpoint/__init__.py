@@ -149,9 +149,11 @@ def _register_blueprints(app: Flask) -> None:
     from focalpoint.mail_views import bp as outbox_bp
     from focalpoint.nominations.views import bp as nominations_bp
     from focalpoint.notifications.views import bp as notifications_bp
+    from focalpoint.positions.plenary_views import bp as plenary_bp
+    from focalpoint.positions.views import bp as positions_bp
 
     for bp in (core_bp, auth_bp, admin_bp, notifications_bp, experts_bp, nominations_bp, invitations_bp,
-               consultations_bp, events_bp, outbox_bp):
+               consultations_bp, events_bp, plenary_bp, positions_bp, outbox_bp):
         app.register_blueprint(bp)
 
 

@@ -39,6 +39,10 @@ def register_commands(app) -> None:
     from focalpoint.consultations.cli import consultations_group
 
     app.cli.add_command(consultations_group)
+    from focalpoint.positions.cli import plenary_group, positions_group
+
+    app.cli.add_command(plenary_group)
+    app.cli.add_command(positions_group)
 
 
 def _json(data) -> None:

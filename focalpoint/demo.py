@@ -28,6 +28,8 @@ DEMO_USERS = [
     ("staff@focalpoint.example", "Sam Staff", [Role.STAFF], None),
     ("expert@focalpoint.example", "Eva Expert", [Role.EXPERT], None),
     ("reviewer@focalpoint.example", "Rik Reviewer", [Role.REVIEWER], "BE-VL"),
+    ("reviewer.wal@focalpoint.example", "Wendy Wallonia", [Role.REVIEWER], "BE-WAL"),
+    ("reviewer.fed@focalpoint.example", "Frank Federal", [Role.REVIEWER], "BE-FED-ENV"),
 ]
 
 DEMO_SOURCE = "IPBES secretariat (demo)"
@@ -35,9 +37,11 @@ DEMO_SOURCE = "IPBES secretariat (demo)"
 
 def _passwords() -> dict[str, str]:
     path = Path(current_app.instance_path) / "demo_passwords.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    passwords = {email: f"demo-{secrets.token_urlsafe(9)}" for email, *_ in DEMO_USERS}
+    passwords = json.loads(path.read_text()) if path.exists() else {}
+    if all(email in passwords for email, *_ in DEMO_USERS):
+        return passwords
+    # Users added to the demo since the file was written get a password too; the others keep theirs.
+    passwords.update({email: f"demo-{secrets.token_urlsafe(9)}" for email, *_ in DEMO_USERS if email not in passwords})
     os.makedirs(path.parent, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -122,6 +126,9 @@ def load_demo() -> list[str]:
     eva = db.session.scalar(sa.select(Expert).where(Expert.email == "expert@focalpoint.example"))
     if eva is not None:
         lines.append(load_demo_consultation(staff, eva))
+    from focalpoint.positions.demo import load_demo_plenary
+
+    lines.append(load_demo_plenary(staff))
     link = demo_invitation_link()
     if link:
         lines.append(f"  the demo expert's invitation can be answered at {link}")

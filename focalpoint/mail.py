@@ -68,14 +68,18 @@ class OutboxMessage(db.Model):
 
 
 def queue_email(*, to: str, subject: str, text: str, html: str, idem_key: str, category: str = "",
-                related=None, headers: dict | None = None) -> OutboxMessage | None:
+                related=None, headers: dict | None = None, attachments: list[dict] | None = None
+                ) -> OutboxMessage | None:
     """Put an e-mail in the outbox, in the caller's transaction (flushes; the caller commits).
 
     Returns None when a mail with the same ``idem_key`` was queued before (nothing is added), so a
     double click or a job run twice never sends twice. Every mail has a plain-text and an HTML part.
+    ``attachments``: small text files, ``[{"filename", "content_type", "text"}]`` (e.g. an iCalendar
+    invitation with content type ``text/calendar; method=REQUEST``).
     """
     if not to or not subject or not text or not html:
         raise ValueError("an e-mail needs a recipient, a subject, a text part and an HTML part")
+    attachments = [_check_attachment(a) for a in attachments or []] or None
     exists = db.session.scalar(sa.select(OutboxMessage.id).where(OutboxMessage.idem_key == idem_key))
     if exists is not None:
         return None
@@ -84,11 +88,24 @@ def queue_email(*, to: str, subject: str, text: str, html: str, idem_key: str, c
         html_body=html, headers=dict(headers or {}), status=OutboxStatus.PENDING, attempts=0,
         next_attempt_at=utcnow(), category=category[:40],
         related_type=type(related).__tablename__ if related is not None else None,
-        related_id=getattr(related, "id", None),
+        related_id=getattr(related, "id", None), attachments=attachments,
     )
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def _check_attachment(attachment: dict) -> dict:
+    filename = str(attachment.get("filename") or "")
+    content_type = str(attachment.get("content_type") or "")
+    text = attachment.get("text")
+    if not filename or "/" in filename or "\\" in filename or any(ord(c) < 32 for c in filename):
+        raise ValueError(f"an attachment needs a plain file name, not {filename!r}")
+    if "/" not in content_type.split(";")[0] or "\n" in content_type or "\r" in content_type:
+        raise ValueError(f"an attachment needs a content type, not {content_type!r}")
+    if not isinstance(text, str):
+        raise ValueError("an attachment's content is text")
+    return {"filename": filename, "content_type": content_type, "text": text}
 
 
 def render_email(template_base: str, **context) -> tuple[str, str]:
@@ -134,6 +151,7 @@ class _Outgoing:
     headers: dict
     attempts: int
     created_at: dt.datetime
+    attachments: list | None = None
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -185,7 +203,8 @@ def _text_header(name: str, value: str):
 
 
 def build_message(row, sender: str) -> EmailMessage:
-    """The e-mail of an outbox row: multipart/alternative, text/plain then text/html, UTF-8."""
+    """The e-mail of an outbox row: multipart/alternative, text/plain then text/html, UTF-8; with
+    attachments, multipart/mixed holding that alternative and then each file."""
     msg = EmailMessage(policy=OUTBOX_POLICY)
     msg["From"] = sender
     msg["To"] = row.to_addr
@@ -201,9 +220,29 @@ def build_message(row, sender: str) -> EmailMessage:
     # Quoted-printable keeps every line 7-bit and short, whatever the server's extensions.
     msg.set_content(row.text_body, subtype="plain", charset="utf-8", cte="quoted-printable")
     msg.add_alternative(row.html_body, subtype="html", charset="utf-8", cte="quoted-printable")
-    for part in msg.iter_parts():
-        del part["MIME-Version"]  # belongs to the top level only
+    for attachment in getattr(row, "attachments", None) or []:
+        _attach(msg, attachment)
+    for part in msg.walk():
+        if part is not msg:
+            del part["MIME-Version"]  # belongs to the top level only
     return msg
+
+
+def _attach(msg: EmailMessage, attachment: dict) -> None:
+    """Add one stored attachment; ``content_type`` may carry parameters ("text/calendar; method=REQUEST")."""
+    kind, *raw_params = (p.strip() for p in attachment["content_type"].split(";"))
+    maintype, _sep, subtype = kind.lower().partition("/")
+    params = {}
+    for raw in raw_params:
+        name, _sep, value = raw.partition("=")
+        if name.strip() and name.strip().lower() != "charset":
+            params[name.strip()] = value.strip().strip('"')
+    if maintype == "text":
+        msg.add_attachment(attachment["text"], subtype=subtype, charset="utf-8", cte="quoted-printable",
+                           filename=attachment["filename"], params=params)
+    else:
+        msg.add_attachment(attachment["text"].encode("utf-8"), maintype=maintype, subtype=subtype,
+                           filename=attachment["filename"], params=params)
 
 
 class _SmtpTransport:
@@ -364,7 +403,7 @@ def _claim(message_id: int, worker: str, now: dt.datetime) -> _Outgoing | None:
     row = db.session.execute(
         sa.select(OutboxMessage.id, OutboxMessage.idem_key, OutboxMessage.to_addr, OutboxMessage.subject,
                   OutboxMessage.text_body, OutboxMessage.html_body, OutboxMessage.headers,
-                  OutboxMessage.attempts, OutboxMessage.created_at)
+                  OutboxMessage.attempts, OutboxMessage.created_at, OutboxMessage.attachments)
         .where(OutboxMessage.id == message_id)
     ).one()
     return _Outgoing(*row)

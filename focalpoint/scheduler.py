@@ -81,4 +81,12 @@ def build_scheduler(app, *, blocking: bool = False):
                       id="invitations.expire", name="expire invitations at the national deadline")
     scheduler.add_job(run_in_app, IntervalTrigger(minutes=15), args=[app, send_reminders],
                       id="invitations.remind", name="remind experts who have not answered")
+    from focalpoint.positions.jobs import remind_due_reviews
+
+    scheduler.add_job(run_in_app, IntervalTrigger(minutes=60), args=[app, remind_due_reviews],
+                      id="positions.remind", name="remind administrations whose review is nearly due")
+    from focalpoint.consultations.jobs import send_consultation_reminders
+
+    scheduler.add_job(run_in_app, IntervalTrigger(minutes=15), args=[app, send_consultation_reminders],
+                      id="consultations.remind", name="remind invited experts who have not commented")
     return scheduler

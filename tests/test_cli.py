@@ -29,7 +29,7 @@ BELGIAN = {
     "BE-WAL": "Walloon administration (SPW Agriculture, Natural Resources and Environment)",
 }
 DEMO_EMAILS = ["admin@focalpoint.example", "staff@focalpoint.example", "expert@focalpoint.example",
-               "reviewer@focalpoint.example"]
+               "reviewer@focalpoint.example", "reviewer.wal@focalpoint.example", "reviewer.fed@focalpoint.example"]
 DEMO_LINE = re.compile(r"^\s+demo (\S+)\s+(\S+@focalpoint\.example)\s+password: (\S+)$", re.M)
 
 RSS = b"""<?xml version="1.0" encoding="utf-8"?>
@@ -121,11 +121,11 @@ def test_init_demo_prints_one_line_per_demo_user_and_keeps_the_passwords(app, cl
     assert first.exit_code == 0, first.output
     passwords = demo_passwords(first.output)
     assert sorted(passwords) == sorted(DEMO_EMAILS)
-    assert len(DEMO_LINE.findall(first.output)) == 4
+    assert len(DEMO_LINE.findall(first.output)) == len(DEMO_EMAILS)
     assert all(len(p) >= 12 for p in passwords.values())
-    assert len(set(passwords.values())) == 4
+    assert len(set(passwords.values())) == len(DEMO_EMAILS)
     counts = row_counts(app)
-    assert counts["users"] == 4
+    assert counts["users"] == len(DEMO_EMAILS)
     assert counts["notifications"] == 8
 
     second = cli("init", "--demo")
@@ -149,6 +149,18 @@ def test_init_demo_prints_one_line_per_demo_user_and_keeps_the_passwords(app, cl
 
         reviewer = db.session.scalar(sa.select(User).where(User.email == "reviewer@focalpoint.example"))
         assert reviewer.administration.code == "BE-VL"
+
+
+def test_demo_users_added_later_get_a_password_and_earlier_ones_keep_theirs(app, cli):
+    """An instance made by an older demo (fewer users) keeps its passwords; the new demo users get one."""
+    path = Path(app.instance_path) / "demo_passwords.json"
+    path.write_text(json.dumps({"staff@focalpoint.example": "demo-kept-password-1"}))
+    result = cli("init", "--demo")
+    assert result.exit_code == 0, result.output
+    passwords = demo_passwords(result.output)
+    assert passwords["staff@focalpoint.example"] == "demo-kept-password-1"
+    assert sorted(passwords) == sorted(DEMO_EMAILS)
+    assert json.loads(path.read_text()) == passwords
 
 
 # --- users ------------------------------------------------------------------------------------------
@@ -385,7 +397,7 @@ def test_the_focalpoint_console_script_end_to_end(tmp_path):
     assert demo_again.returncode == 0, demo_again.stderr
     assert demo_passwords(demo_again.stdout) == passwords
     after_demo = _sqlite_counts(db_path)
-    assert after_demo["users"] == 4
+    assert after_demo["users"] == len(DEMO_EMAILS)
     assert after_demo["administrations"] == counts["administrations"]
 
     added = run("users", "add", "walloon@example.org", "--role", "reviewer", "--administration", BELGIAN["BE-WAL"],
@@ -396,7 +408,7 @@ def test_the_focalpoint_console_script_end_to_end(tmp_path):
                   stdin="a password from a pipe\n")
     assert refused.returncode == 1
     assert "No administration named or coded 'Atlantis'" in refused.stderr
-    assert _sqlite_counts(db_path)["users"] == 5
+    assert _sqlite_counts(db_path)["users"] == len(DEMO_EMAILS) + 1
 
     # The password typed into the pipe opens the account in the app built from the same environment.
     from config import TestConfig

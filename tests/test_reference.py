@@ -47,6 +47,25 @@ def test_loading_twice_adds_nothing_and_keeps_staff_changes(app):
             "Departement Omgeving"
 
 
+def test_loading_again_keeps_staff_corrections_of_a_plenary_session(app):
+    import datetime as dt
+
+    from focalpoint.extensions import db
+    from focalpoint.reference.models import PlenarySession
+    from focalpoint.reference.services import load_reference_data
+
+    with app.app_context():
+        session = db.session.scalar(sa.select(PlenarySession).where(PlenarySession.code == "IPBES-12"))
+        assert session.place == "Manchester, United Kingdom"
+        session.place, session.end_date = "Manchester (UK), Central convention complex", dt.date(2026, 2, 9)
+        db.session.commit()
+        load_reference_data("BE")
+        db.session.commit()
+        session = db.session.scalar(sa.select(PlenarySession).where(PlenarySession.code == "IPBES-12"))
+        assert (session.place, session.start_date, session.end_date) == (
+            "Manchester (UK), Central convention complex", dt.date(2026, 2, 3), dt.date(2026, 2, 9))
+
+
 def test_another_country_gets_no_belgian_administrations(app):
     from focalpoint.auth.models import Administration
     from focalpoint.extensions import db

@@ -219,10 +219,11 @@ def check_open(consultation: Consultation, now: dt.datetime | None = None) -> No
 
 def add_comment(consultation: Consultation, data: dict, *, participant: Participant | None, actor,
                 source: CommentSource = CommentSource.BROWSER, check_dates: bool = True,
-                expert=None) -> ReviewComment:
+                expert=None, via: str | None = None) -> ReviewComment:
     """A new comment by ``participant``'s expert (or by ``expert`` when staff import for someone).
 
     ``check_dates`` is False only for staff (who may record comments received by mail after the close).
+    ``via`` ("link") is recorded in the audit entry when the expert acted through their personal link.
     """
     if check_dates:
         check_open(consultation)
@@ -234,7 +235,7 @@ def add_comment(consultation: Consultation, data: dict, *, participant: Particip
     db.session.add(comment)
     db.session.flush()
     log_action(comment, "comment.add", actor=actor,
-               data={"consultation": consultation.id, "source": source.value})
+               data={"consultation": consultation.id, "source": source.value, **_via(via)})
     return comment
 
 
@@ -253,7 +254,12 @@ def _check_may_change(comment: ReviewComment, participant: Participant | None) -
         raise ClosedError(str(_l("The focal point has already decided on this comment: it can no longer change.")))
 
 
-def update_comment(comment: ReviewComment, data: dict, *, participant: Participant | None, actor) -> list[str]:
+def _via(via: str | None) -> dict:
+    return {"via": via} if via else {}
+
+
+def update_comment(comment: ReviewComment, data: dict, *, participant: Participant | None, actor,
+                   via: str | None = None) -> list[str]:
     """Change the author's own comment; returns the names of the fields that changed."""
     _check_may_change(comment, participant)
     values = clean_comment(participant.consultation, data)
@@ -261,17 +267,18 @@ def update_comment(comment: ReviewComment, data: dict, *, participant: Participa
     for key in changed:
         setattr(comment, key, values[key])
     if changed:
-        log_action(comment, "comment.edit", actor=actor, data={"fields": changed})
+        log_action(comment, "comment.edit", actor=actor, data={"fields": changed, **_via(via)})
     return changed
 
 
-def delete_comment(comment: ReviewComment, *, participant: Participant | None, actor) -> None:
+def delete_comment(comment: ReviewComment, *, participant: Participant | None, actor,
+                   via: str | None = None) -> None:
     _check_may_change(comment, participant)
     # Comments staff merged into this one lose their decision with it (undecided again).
     for other in db.session.scalars(sa.select(ReviewComment).where(ReviewComment.merged_into_id == comment.id)):
         other.decision, other.merged_into_id, other.decided_at, other.decided_by_id = None, None, None, None
     log_action(comment, "comment.delete", actor=actor,
-               data={"consultation": comment.consultation_id, "comment": comment.comment[:200]})
+               data={"consultation": comment.consultation_id, "comment": comment.comment[:200], **_via(via)})
     db.session.delete(comment)
 
 

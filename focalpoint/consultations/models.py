@@ -134,7 +134,9 @@ class ReviewComment(TimestampMixin, db.Model):
     __tablename__ = "consultation_comments"
     __table_args__ = (
         sa.Index("ix_consultation_comments_order", "consultation_id", "document_id", "page_from", "line_from"),
-        sa.CheckConstraint("(decision = 'merge') = (merged_into_id IS NOT NULL)", name="merge_has_target"),
+        # A target only with a merge decision. (A merge whose target row was deleted keeps the decision with no
+        # target — SET NULL — and reads as undecided; services clear such merges when they delete a target.)
+        sa.CheckConstraint("merged_into_id IS NULL OR decision = 'merge'", name="target_only_when_merged"),
         sa.CheckConstraint("page_to IS NULL OR page_from IS NULL OR page_to >= page_from", name="page_order"),
     )
 

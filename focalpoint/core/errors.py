@@ -63,7 +63,9 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         db.session.rollback()
-        # An invitation link's path is its secret: log the route, not the path.
-        path = request.url_rule.rule if request.endpoint == "invitations.respond" else request.path
+        # A path holding a secret (invitation, review or registration link) is logged as its rule, never whole.
+        secret_in_path = request.url_rule is not None and any(
+            name in (request.view_args or {}) for name in ("token", "secret"))
+        path = request.url_rule.rule if secret_in_path else request.path
         app.logger.exception("unhandled error on %s %s", request.method, path)
         return render(500)

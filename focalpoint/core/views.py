@@ -74,8 +74,12 @@ def due_items(*, overdue: bool, limit: int = 20) -> list[DueItem]:
 @bp.get("/")
 @authenticated
 def index():
+    from focalpoint.positions.plenary_services import reviews_due, upcoming_sessions
+
     if not current_user.is_staff:
-        return render_template("core/welcome.html")
+        reviews = reviews_due(local_today(), administration_id=current_user.administration_id) \
+            if current_user.has_role("reviewer") and current_user.administration_id else []
+        return render_template("core/welcome.html", reviews=reviews)
     new_items = db.session.scalars(
         sa.select(Notification).where(Notification.status == NotificationStatus.NEW,
                                       Notification.duplicate_of_id.is_(None))
@@ -86,7 +90,8 @@ def index():
     failing = db.session.scalars(sa.select(FeedSource).where(FeedSource.last_error.isnot(None))
                                  .order_by(FeedSource.name)).all()
     return render_template("core/dashboard.html", upcoming=due_items(overdue=False), overdue=due_items(overdue=True),
-                           new_items=new_items, new_count=new_count, failing=failing)
+                           new_items=new_items, new_count=new_count, failing=failing,
+                           reviews=reviews_due(local_today()), sessions=upcoming_sessions(local_today()))
 
 
 @bp.get("/healthz")

@@ -60,9 +60,10 @@ def load_reference_data(country: str = "BE") -> dict[str, int]:
             row = PlenarySession(code=item["code"])
             db.session.add(row)
             added["plenary_sessions"] += 1
-        row.place = item["place"]
-        row.start_date = dt.date.fromisoformat(item["start_date"])
-        row.end_date = dt.date.fromisoformat(item["end_date"])
+        # Staff may correct a session's place or dates: reference data only fills what is empty.
+        row.place = row.place or item["place"]
+        row.start_date = row.start_date or dt.date.fromisoformat(item["start_date"])
+        row.end_date = row.end_date or dt.date.fromisoformat(item["end_date"])
 
     country_data = data["countries"].get(country.upper())
     if country_data:

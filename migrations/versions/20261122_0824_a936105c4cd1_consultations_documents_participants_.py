@@ -148,7 +148,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("(decision = 'merge') = (merged_into_id IS NOT NULL)", name=op.f('ck_consultation_comments_merge_has_target')),
+    sa.CheckConstraint("merged_into_id IS NULL OR decision = 'merge'", name=op.f('ck_consultation_comments_target_only_when_merged')),
     sa.CheckConstraint('page_to IS NULL OR page_from IS NULL OR page_to >= page_from', name=op.f('ck_consultation_comments_page_order')),
     sa.ForeignKeyConstraint(['consultation_id'], ['consultations.id'], name=op.f('fk_consultation_comments_consultation_id_consultations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['decided_by_id'], ['users.id'], name=op.f('fk_consultation_comments_decided_by_id_users'), ondelete='SET NULL'),

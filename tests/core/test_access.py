@@ -197,6 +197,30 @@ def _ensure_slate(world) -> dict:
         return {"nomination_id": nomination.id, "lead_id": lead.id}
 
 
+def _ensure_consultation(world) -> dict:
+    """A consultation the walking expert is invited to, with a comment of theirs, and an event with a
+    registration (tests/walk_rows.py)."""
+    from walk_rows import ensure_consultation
+
+    _ensure_expert(world)
+    with world["app"].app_context():
+        return ensure_consultation("own@walk.example", world["users"]["expert"])
+
+
+def _ensure_plenary(world) -> dict:
+    """IPBES-12 with an agenda item, a document and a position note asked of the walking reviewer's
+    administration (tests/walk_rows.py)."""
+    from walk_rows import ensure_plenary
+
+    with world["app"].app_context():
+        return ensure_plenary("BE-VL")
+
+
+PLENARY_PARAMS = ("session_id", "item_id", "plenary_document_id", "note_id", "request_id")
+CONSULTATION_PARAMS = ("consultation_id", "document_id", "participant_id", "comment_id", "secret", "event_id",
+                       "registration_id")
+
+
 def _fill(rule: str, world) -> str:
     expert_id, role_id = _ensure_expert(world) if ("<int:expert_id>" in rule or "<int:role_id>" in rule) \
         else (None, None)
@@ -212,6 +236,8 @@ def _fill(rule: str, world) -> str:
         **(_ensure_invitation(world) if any(f"{p}>" in rule for p in ("call_id", "invitation_id", "template_id",
                                                                        "token")) else {}),
         **(_ensure_slate(world) if any(f"{p}>" in rule for p in ("nomination_id", "lead_id")) else {}),
+        **(_ensure_consultation(world) if any(f"{p}>" in rule for p in CONSULTATION_PARAMS) else {}),
+        **(_ensure_plenary(world) if any(f"{p}>" in rule for p in PLENARY_PARAMS) else {}),
     }
     path = rule
     while "<" in path:
@@ -314,11 +340,15 @@ def test_every_endpoint_declares_an_access_rule():
     assert malformed == []
 
 
-def test_only_login_health_check_and_the_invitation_link_are_public():
+def test_only_login_health_check_and_the_personal_links_are_public():
     app = create_app(TestConfig)
     with app.app_context():
         public = sorted(e for e in app.view_functions if not _is_static(e) and access_rule(e) == PUBLIC)
-    assert public == ["auth.login", "core.health", "invitations.respond"]
+    assert public == ["auth.login", "consultations.join", "consultations.review_link_delete",
+                      "consultations.review_link_document", "consultations.review_link_edit",
+                      "consultations.review_link_template", "consultations.review_link_upload", "core.health",
+                      "events.registration_link", "events.registration_link_cancel", "events.registration_link_ics",
+                      "invitations.respond"]
 
 
 def test_a_view_without_a_rule_is_refused_even_to_an_admin(world):

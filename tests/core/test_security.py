@@ -95,7 +95,8 @@ def assert_security_headers(response, where: str = "") -> None:
     assert headers["X-Content-Type-Options"] == "nosniff", where
     assert headers["X-Frame-Options"] == "DENY", where
     # An invitation link's page sends no Referer at all: its address is the expert's secret.
-    referrer = "no-referrer" if response.request.path.startswith("/respond/") else "same-origin"
+    personal_link = response.request.path.startswith(("/respond/", "/review/", "/events/r/"))
+    referrer = "no-referrer" if personal_link else "same-origin"
     assert headers["Referrer-Policy"] == referrer, where
 
 
@@ -239,6 +240,13 @@ def test_no_page_of_the_walk_has_inline_script_handlers_or_styles(app, make_user
         message = queue_email(to="x@example.org", subject="Walk <script>", text="t", html="<p>h</p>", idem_key="walk")
         db.session.commit()
         values.update(nomination_id=nomination.id, lead_id=lead.id, message_id=message.id)
+        # A consultation the expert is invited to, with a comment, and an event with a registration.
+        from walk_rows import ensure_consultation
+
+        values.update(ensure_consultation("expert@example.org", users["expert"]))
+        from walk_rows import ensure_plenary
+
+        values.update({k: v for k, v in ensure_plenary("BE-VL").items() if k not in values})
     rules = [r for r in app.url_map.iter_rules() if not (r.endpoint == "static" or r.endpoint.endswith(".static"))]
     seen = 0
     for role in ("anonymous", "expert", "reviewer", "staff", "admin"):
@@ -353,7 +361,7 @@ def test_triage_without_the_csrf_token_is_refused_and_changes_nothing(app, csrf_
 # --- request size cap -----------------------------------------------------------------------------
 def test_a_request_larger_than_the_cap_gets_the_friendly_413_page(app, staff_client):
     limit = app.config["MAX_CONTENT_LENGTH"]
-    assert limit == 10 * 1024 * 1024
+    assert limit == 12 * 1024 * 1024
     body = b"title=x&text=" + b"a" * limit
     for client, path in ((app.test_client(), "/login"), (staff_client, "/notifications/new")):
         response = client.post(path, data=body, content_type="application/x-www-form-urlencoded")
