@@ -180,14 +180,14 @@ def test_staff_open_a_consultation_experts_comment_and_the_export_holds_the_cons
     pdf.write_bytes(PDF_BYTES)
     documents.get_by_label("Title", exact=True).fill("Chapter 2")
     documents.get_by_label("File (PDF or Word .docx)").set_input_files(str(pdf))
-    documents.get_by_role("button", name="Add the document").click()
-    page.wait_for_url(detail_url + "#documents")
+    with page.expect_navigation(url=detail_url + "#documents"):
+        documents.get_by_role("button", name="Add the document").click()
     assert flash_messages(page) == ["Document added: Chapter 2."]
     documents.locator("summary", has_text="Add a document").click()
     documents.get_by_label("Title", exact=True).fill("Summary for policymakers")
     documents.get_by_label("or a link (https://…)").fill(SPM_URL)
-    documents.get_by_role("button", name="Add the document").click()
-    page.wait_for_url(detail_url + "#documents")
+    with page.expect_navigation(url=detail_url + "#documents"):
+        documents.get_by_role("button", name="Add the document").click()
     assert flash_messages(page) == ["Document added: Summary for policymakers."]
     assert [cells(r)[:2] for r in documents.locator("tbody tr").all()] == [
         ["Chapter 2", "sod-chapter-2.pdf (0.0 MB)"], ["Summary for policymakers", SPM_URL]]

@@ -107,7 +107,8 @@ def test_staff_sees_deadlines_triages_a_notification_and_logs_out(browser_page, 
     # The dashboard: what is due next, nearest first, and what is overdue.
     assert page.title() == "Dashboard · Focal Point"
     assert page.get_by_role("heading", level=1).inner_text() == "Dashboard"
-    assert nav_links(page) == ["Focal Point", "Dashboard", "Notifications", "Experts", "Calls", STAFF_NAME]
+    assert nav_links(page) == ["Focal Point", "Dashboard", "Notifications", "Experts", "Calls", "Consultations",
+                               "Events", "Plenary", STAFF_NAME]
     national, due, late = upcoming["national_deadline"], inbox["due"], inbox["late"]
     assert table_rows(page, "Due next") == [
         [f"{medium(national)}\n{days_phrase((national - today).days)}", "National deadline",
@@ -195,7 +196,8 @@ def test_an_expert_is_refused_the_inbox(browser_page, inbox):
     page, base = browser_page, inbox["url"]
     log_in(page, base, EXPERT_EMAIL)
     assert page.get_by_role("heading", level=1).inner_text() == f"Welcome, {EXPERT_NAME}"
-    assert nav_links(page) == ["Focal Point", "Dashboard", "My invitations", "My profile", EXPERT_NAME]
+    assert nav_links(page) == ["Focal Point", "Dashboard", "My invitations", "My consultations", "Events",
+                               "My profile", EXPERT_NAME]
     assert page.get_by_role("link", name="Notifications", exact=True).count() == 0
 
     for path in ("/notifications", f"/notifications/{inbox['upcoming']['id']}"):
@@ -204,7 +206,8 @@ def test_an_expert_is_refused_the_inbox(browser_page, inbox):
         assert page.url == base + path
         assert page.get_by_role("heading", level=1).inner_text() == "Not allowed (403)"
         assert page.locator("main p").first.inner_text() == "Your account does not give access to this page."
-        assert nav_links(page) == ["Focal Point", "Dashboard", "My invitations", "My profile", EXPERT_NAME]
+        assert nav_links(page) == ["Focal Point", "Dashboard", "My invitations", "My consultations", "Events",
+                                   "My profile", EXPERT_NAME]
         assert page.get_by_text(inbox["upcoming"]["title"]).count() == 0
 
 

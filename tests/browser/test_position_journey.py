@@ -18,7 +18,8 @@ import pytest
 from conftest import PASSWORD
 from smtp import SmtpCatcher
 from tests.browser.test_journeys import flash_messages, log_in, nav_links
-from tests.browser.test_nomination_journey import assert_clean, cells, deliver, long_en, new_page  # noqa: F401
+from tests.browser.test_nomination_journey import (  # noqa: F401 (new_page is a fixture)
+    assert_clean, cells, deliver, long_en, new_page)
 
 pytestmark = pytest.mark.browser
 
@@ -79,7 +80,8 @@ def plenary(live_server, smtp):
     live_server.add_user(STAFF_EMAIL, "staff", name=STAFF_NAME)
     with app.app_context():
         admins = {a.code: a for a in db.session.scalars(sa.select(Administration))}
-        create_user(VL_EMAIL, roles=["reviewer"], password=PASSWORD, name=VL_NAME, administration=admins["BE-VL"])
+        create_user(VL_EMAIL, roles=["reviewer"], password=PASSWORD, name=VL_NAME,
+                    administration=admins["BE-VL"])
         create_user(WAL_EMAIL, roles=["reviewer"], password=PASSWORD, name=WAL_NAME,
                     administration=admins["BE-WAL"])
         session = psvc.create_session(code=SESSION, place=PLACE, start_date=start,
@@ -90,9 +92,10 @@ def plenary(live_server, smtp):
                           agenda_item_id=item.id, actor=None)
         psvc.add_document(session, symbol=INF_SYMBOL, title=INF_TITLE, agenda_item_id=item.id, actor=None)
         other_note = nsvc.create_note(other, actor=None)
-        nsvc.save_version(other_note, texts={"national_position": "Belgium asks for a flat budget."}, actor=None,
-                          expected_version=other_note.version)
-        outcome = nsvc.request_review(other_note, [admins["BE-FED-ENV"]], today + dt.timedelta(days=10), actor=None)
+        nsvc.save_version(other_note, texts={"national_position": "Belgium asks for a flat budget."},
+                          actor=None, expected_version=other_note.version)
+        outcome = nsvc.request_review(other_note, [admins["BE-FED-ENV"]], today + dt.timedelta(days=10),
+                                      actor=None)
         assert outcome.mailed == 0
         db.session.commit()
         ids = {"session": session.id, "item": item.id, "other_item": other.id, "other_note": other_note.id}
@@ -168,7 +171,8 @@ def test_staff_write_a_position_note_administrations_clear_it_and_the_briefing_p
     assert page.get_by_role("heading", level=1).inner_text() == "Plenary sessions"
     row = page.locator("tbody tr").filter(has=page.get_by_role("link", name=SESSION, exact=True))
     assert row.locator("th").inner_text().strip() == f"{SESSION} upcoming"
-    assert cells(row) == [f"{medium_en(start)} – {medium_en(start + dt.timedelta(days=5))}", PLACE, "2", "1", "0 / 1"]
+    dates = f"{medium_en(start)} – {medium_en(start + dt.timedelta(days=5))}"
+    assert cells(row) == [dates, PLACE, "2", "1", "0 / 1"]
     row.get_by_role("link", name=SESSION).click()
     page.wait_for_url(f"{base}/plenary/{ids['session']}")
     assert page.get_by_role("heading", level=1).inner_text() == SESSION
@@ -269,7 +273,8 @@ def test_staff_write_a_position_note_administrations_clear_it_and_the_briefing_p
     assert flash_messages(veerle) == ["Your comment is recorded."]
     thread = veerle.locator("#comments article")
     assert thread.count() == 1
-    assert thread.locator("p").first.inner_text().startswith(f"Background, paragraph 2 · version 1 · {VL} · {VL_NAME}")
+    assert thread.locator("p").first.inner_text().startswith(
+        f"Background, paragraph 2 · version 1 · {VL} · {VL_NAME}")
     assert thread.locator("blockquote").inner_text() == (
         "The draft foresees a budget of 9 million dollars over four years.")
     assert thread.locator(".pre-wrap").nth(1).inner_text() == COMMENT
@@ -366,34 +371,41 @@ def test_staff_write_a_position_note_administrations_clear_it_and_the_briefing_p
     assert wim.get_by_role("link", name=re.compile(r"^Comment on ")).count() == 0
     assert_clean(veerle, wim)
 
-    # Staff see the note approved and locked: no edit button, the edit page sends them back, a POST is refused.
+    # Staff see the note approved and locked: no edit button, the edit page sends them back, a POST is
+    # refused.
     page.reload()
     assert page.locator("main p .badge").first.inner_text() == "Approved"
-    assert re.fullmatch(r"Approved on .+: every administration asked cleared version 2\. The note is locked\.",
-                        page.locator("main .alert-success").inner_text())
+    assert re.fullmatch(
+        r"Approved on .+: every administration asked cleared version 2\. The note is locked\.",
+        page.locator("main .alert-success").inner_text())
     assert page.get_by_role("link", name="Edit", exact=True).count() == 0
     assert page.get_by_role("button", name="Reopen").is_visible()
-    assert review_rows(page) == {VL: ["Cleared", "Cleared: version 2"], WAL: ["Cleared", "Cleared: version 2"]}
+    assert review_rows(page) == {VL: ["Cleared", "Cleared: version 2"],
+                                 WAL: ["Cleared", "Cleared: version 2"]}
     page.goto(f"{note_url}/edit")
     page.wait_for_url(note_url)
     assert flash_messages(page) == ["The note is approved and locked: reopen it to change it."]
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     refused = page.request.post(f"{note_url}/edit", form={
         "csrf_token": token, "version": "99", "base": "2", "background": "Overwritten",
-        "national_position": "Belgium opposes everything.", "eu_position": "", "fallback": "", "save": "Save"})
+        "national_position": "Belgium opposes everything.", "eu_position": "", "fallback": "",
+        "save": "Save"})
     assert refused.status == 409
     assert "The note was approved in the meantime and is locked: nothing was saved." in refused.text()
-    assert note_row(app, note_id) == {"status": "approved", "current_version": 2, "national_position": NATIONAL_V2}
+    assert note_row(app, note_id) == {"status": "approved", "current_version": 2,
+                                      "national_position": NATIONAL_V2}
     assert_clean(page)
 
     # The clearance matrix of the session: the note approved, both administrations cleared.
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Plenary").click()
     page.get_by_role("link", name=SESSION, exact=True).click()
     page.wait_for_url(f"{base}/plenary/{ids['session']}")
-    assert page.locator(f"#item-{ids['item']} td").nth(1).inner_text().strip() == "Approved Open the note version 2"
+    assert page.locator(f"#item-{ids['item']} td").nth(1).inner_text().strip() == (
+        "Approved Open the note version 2")
     page.get_by_role("link", name="Clearance matrix").click()
     page.wait_for_url(f"{base}/plenary/{ids['session']}/clearance")
-    assert page.get_by_role("heading", level=1).inner_text() == f"Clearance of the position notes for {SESSION}"
+    assert page.get_by_role("heading", level=1).inner_text() == (
+        f"Clearance of the position notes for {SESSION}")
     matrix = page.locator("table.clearance-matrix")
     headers = [h.strip() for h in matrix.locator("thead th").all_inner_texts()]
     assert headers == ["Agenda item", "Note", "BE-BXL", "BE-FED-ENV", "BE-FED-FA", "BE-VL", "BE-WAL"]
@@ -424,12 +436,14 @@ def test_staff_write_a_position_note_administrations_clear_it_and_the_briefing_p
     ours = blocks[headings[1]:headings[2]]
     texts = [text for _, text in ours]
     assert not any("DRAFT" in text for text in texts), texts
-    assert any(re.fullmatch(r"Approved position \(version 2, approved on \w+ \d{1,2}, \d{4}\)\.", t) for t in texts)
+    approved = r"Approved position \(version 2, approved on \w+ \d{1,2}, \d{4}\)\."
+    assert any(re.fullmatch(approved, t) for t in texts)
     national = texts.index("National position")
     assert texts[national + 1] == NATIONAL_V2
     assert "The plenary is asked to approve the scoping report of the second global assessment." in texts
     assert f"{DOC_SYMBOL} | {DOC_TITLE} | https://www.ipbes.net/ipbes-13/3" in texts
     cleared = [t for t in texts if t.startswith(("BE-VL", "BE-WAL"))]
-    assert [t.split(" | ")[:2] for t in cleared] == [[f"BE-VL — {VL}", "Cleared"], [f"BE-WAL — {WAL}", "Cleared"]]
+    assert [t.split(" | ")[:2] for t in cleared] == [[f"BE-VL — {VL}", "Cleared"],
+                                                     [f"BE-WAL — {WAL}", "Cleared"]]
     assert any("DRAFT" in text for _, text in blocks[headings[2]:])  # the other item is still a draft
     assert_clean(page, veerle, wim)
