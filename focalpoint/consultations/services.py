@@ -671,9 +671,11 @@ def _load_target(comment: ReviewComment, merged_into) -> ReviewComment:
         target = merged_into
     else:
         try:
-            target = db.session.get(ReviewComment, int(merged_into))
+            number = int(merged_into)
         except (TypeError, ValueError):
-            target = None
+            number = 0
+        # An id no row can have (and beyond a 32-bit integer, which PostgreSQL would refuse) finds nothing.
+        target = db.session.get(ReviewComment, number) if 0 < number < 2**31 else None
     if target is None or target.consultation_id != comment.consultation_id:
         raise ConsultationError(_("A comment can only be merged into another comment of the same consultation."),
                                 "merged_into")

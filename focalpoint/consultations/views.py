@@ -6,6 +6,7 @@ review workspace from review_views.py.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import sqlalchemy as sa
 from flask import Response, abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -553,6 +554,30 @@ def _comments_statement(consultation: Consultation, filters: dict, q: str):
     return stmt
 
 
+MERGE_LABEL_CHARS = 70
+
+
+def _shorten(text: str, limit: int = MERGE_LABEL_CHARS) -> str:
+    """``text`` on one line, cut at a word boundary with an ellipsis when longer than ``limit``."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def _comment_number(text: str | None) -> str | None:
+    """The comment number typed or picked ("12", "#12", "#12 · p.3 …"); None when there is none.
+
+    Anything that is not a plausible number comes back as typed, so the service refuses it with its message.
+    """
+    text = (text or "").strip().lstrip("#").strip()
+    if not text:
+        return None
+    head = re.match(r"\d+", text)
+    return head.group(0) if head else text[:20]
+
+
 def _merge_choices(consultation: Consultation, comments) -> dict:
     """{document id (or None): [(id, short label)]}: the comments a comment of that document may be merged
     into (one query)."""
@@ -564,7 +589,7 @@ def _merge_choices(consultation: Consultation, comments) -> dict:
         condition = sa.or_(condition, ReviewComment.document_id.is_(None))
     rows = db.session.execute(
         sa.select(ReviewComment.id, ReviewComment.document_id, ReviewComment.page_from, ReviewComment.line_from,
-                  ReviewComment.reviewer_name, sa.func.substr(ReviewComment.comment, 1, 70),
+                  ReviewComment.reviewer_name, sa.func.substr(ReviewComment.comment, 1, MERGE_LABEL_CHARS + 1),
                   ReviewComment.decision)
         .where(ReviewComment.consultation_id == consultation.id, condition)
         .order_by(sa.func.coalesce(ReviewComment.page_from, 0), sa.func.coalesce(ReviewComment.line_from, 0),
@@ -574,7 +599,7 @@ def _merge_choices(consultation: Consultation, comments) -> dict:
         place = ""
         if page is not None:
             place = f"p.{page}" + (f" l.{line}" if line is not None else "") + " · "
-        label = f"#{comment_id} · {place}{reviewer or '—'}: {' '.join((text or '').split())}"
+        label = f"#{comment_id} · {place}{reviewer or '—'}: {_shorten(text or '')}"
         out.setdefault(document_id, []).append((comment_id, label, decision))
     return out
 
@@ -638,7 +663,7 @@ def decide(consultation_id: int, comment_id: int):
             edited_comment=_edited(form.edited_comment, comment.comment, comment.edited_comment),
             edited_suggested_change=_edited(form.edited_suggested_change, comment.suggested_change,
                                             comment.edited_suggested_change),
-            merged_into=(form.merged_into.data or None) if decision == Decision.MERGE.value else None)
+            merged_into=_comment_number(form.merged_into.data) if decision == Decision.MERGE.value else None)
     except svc.StaleFormError as exc:
         db.session.rollback()
         flash(str(exc), "warning")

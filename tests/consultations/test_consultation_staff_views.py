@@ -673,10 +673,13 @@ def test_the_consolidation_table_is_in_template_order_with_filters_and_progress(
     body = _text(page)
     assert "Decided 0 of 4" in body
     assert "Ann Peeters" in body and "University of Ghent" in body and "Add a legend." in body
-    # merge choices: the other comments of the same document only
-    select = re.search(rf'id="merge-{w["spm_p3"]}".*?</select>', body, re.S).group(0)
-    assert re.findall(r'<option value="(\d+)"', select) == [str(w["spm_p5b"]), str(w["spm_p5"])]
-    assert "p.5 l.1 · Ann Peeters: Figure 2 needs a legend" in select
+    # merge choices: the comments of the same document only, listed once per document (a datalist)
+    field = re.search(rf'<input[^>]*id="merge-{w["spm_p3"]}"[^>]*>', body).group(0)
+    list_id = re.search(r'list="([^"]+)"', field).group(1)
+    choices = re.search(rf'<datalist id="{list_id}">.*?</datalist>', body, re.S).group(0)
+    assert re.findall(r'<option value="(\d+)"', choices) == [str(w["spm_p3"]), str(w["spm_p5b"]), str(w["spm_p5"])]
+    assert "p.5 l.1 · Ann Peeters: Figure 2 needs a legend" in choices
+    assert body.count(f'<datalist id="{list_id}">') == 1
     assert _order(staff_client.get(f"/consultations/{cid}/comments?type=editorial")) == [w["spm_p3"]]
     assert _order(staff_client.get(f"/consultations/{cid}/comments?reviewer=Bob+Claes")) == [w["spm_p5"]]
     assert _order(staff_client.get(f"/consultations/{cid}/comments?q=legend")) == [w["spm_p5b"]]
@@ -744,7 +747,17 @@ def test_decisions_refuse_bad_input_with_a_message(app, staff_client):
     assert "Choose a decision." in _flashes(empty)
     bogus = _decide(staff_client, cid, w["spm_p3"], decision="approve")
     assert "Choose a decision." in _flashes(bogus)
+    foreign = "A comment can only be merged into another comment of the same consultation."
+    for typed in ("99999999999999999999", "twelve", "-3", "#0"):
+        refused = _decide(staff_client, cid, w["spm_p3"], decision="merge", merged_into=typed)
+        assert refused.status_code == 200, typed
+        assert foreign in _flashes(refused), typed
     assert _comment(app, w["spm_p3"])["decision"] is None
+    # The number may be typed with its "#", or picked with the list's label after it.
+    picked = _decide(staff_client, cid, w["spm_p3"], decision="merge",
+                     merged_into=f"#{w['spm_p5']} · p.5 l.1 · Bob Claes: …")
+    assert f"#{w['spm_p3']}: Merge into another." in _flashes(picked)
+    assert _comment(app, w["spm_p3"])["merged_into_id"] == w["spm_p5"]
 
 
 def test_a_stale_decision_is_refused(app, staff_client):
