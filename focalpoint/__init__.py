@@ -143,6 +143,7 @@ def _register_blueprints(app: Flask) -> None:
     from focalpoint.consultations import views as _consultation_views  # noqa: F401
     from focalpoint.consultations.blueprint import bp as consultations_bp
     from focalpoint.core.views import bp as core_bp
+    from focalpoint.due.views import bp as due_bp
     from focalpoint.events.views import bp as events_bp
     from focalpoint.experts.views import bp as experts_bp
     from focalpoint.invitations.views import bp as invitations_bp
@@ -151,9 +152,10 @@ def _register_blueprints(app: Flask) -> None:
     from focalpoint.notifications.views import bp as notifications_bp
     from focalpoint.positions.plenary_views import bp as plenary_bp
     from focalpoint.positions.views import bp as positions_bp
+    from focalpoint.reports.views import bp as reports_bp
 
     for bp in (core_bp, auth_bp, admin_bp, notifications_bp, experts_bp, nominations_bp, invitations_bp,
-               consultations_bp, events_bp, plenary_bp, positions_bp, outbox_bp):
+               consultations_bp, events_bp, plenary_bp, positions_bp, due_bp, reports_bp, outbox_bp):
         app.register_blueprint(bp)
 
 

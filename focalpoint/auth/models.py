@@ -63,6 +63,14 @@ class User(UserMixin, TimestampMixin, db.Model):
     locale: Mapped[str | None] = mapped_column(sa.String(8))
     timezone: Mapped[str | None] = mapped_column(sa.String(64))
     last_login_at: Mapped[dt.datetime | None]
+    #: The personal iCalendar feed: SHA-256 of the secret in its address (None = no feed). Regenerating
+    #: replaces it, revoking removes it.
+    calendar_token_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    calendar_token_created_at: Mapped[dt.datetime | None]
+    #: E-mail digest of what is due and what is new: "none", "daily" or "weekly".
+    digest_frequency: Mapped[str] = mapped_column(sa.String(10), default="none", server_default="none")
+    #: Start of the last period a digest was sent for (digests say what is new since then).
+    last_digest_at: Mapped[dt.datetime | None]
 
     #: Loaded when asked for (pages that list users load them with selectinload).
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan")

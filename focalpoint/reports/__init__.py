@@ -1,0 +1,1 @@
+"""National reporting: involvement, balance, consultations and positions, with charts (issue 6)."""
