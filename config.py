@@ -120,6 +120,8 @@ class Config:
     CONSENT_TEXT_VERSION = os.environ.get("CONSENT_TEXT_VERSION") or "2026-1"
     #: Largest review template (XLSX) accepted by the upload page and `focalpoint consultations import`.
     CONSULTATION_UPLOAD_MAX_MB = _int("CONSULTATION_UPLOAD_MAX_MB", 10)
+    #: Local hour (in each person's time zone) from which the day's or week's e-mail digest is sent.
+    DIGEST_HOUR = _int("DIGEST_HOUR", 7)
 
     # Bootstrap-Flask: serve Bootstrap from the package, never a CDN.
     BOOTSTRAP_SERVE_LOCAL = True

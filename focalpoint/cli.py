@@ -43,6 +43,9 @@ def register_commands(app) -> None:
 
     app.cli.add_command(plenary_group)
     app.cli.add_command(positions_group)
+    from focalpoint.due.cli import digests_group
+
+    app.cli.add_command(digests_group)
 
 
 def _json(data) -> None:

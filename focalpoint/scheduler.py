@@ -89,4 +89,8 @@ def build_scheduler(app, *, blocking: bool = False):
 
     scheduler.add_job(run_in_app, IntervalTrigger(minutes=15), args=[app, send_consultation_reminders],
                       id="consultations.remind", name="remind invited experts who have not commented")
+    from focalpoint.due.jobs import send_digests_job
+
+    scheduler.add_job(run_in_app, IntervalTrigger(minutes=15), args=[app, send_digests_job],
+                      id="due.digests", name="send the daily and weekly digests")
     return scheduler

@@ -49,6 +49,15 @@ class PreferencesForm(FlaskForm):
     timezone = SelectField(_l("Time zone"), choices=[])
 
 
+class DigestForm(FlaskForm):
+    """The e-mail digest (rendered with prefix="digest": a second form on the account page)."""
+
+    frequency = SelectField(_l("E-mail digest"), choices=[("none", _l("No digest")), ("daily", _l("Daily")),
+                                                          ("weekly", _l("Weekly"))],
+                            description=_l("What is due and what is new, by e-mail every day or every Monday, "
+                                           "in your language and time zone."))
+
+
 class UserForm(FlaskForm):
     email = EmailField(_l("E-mail address"), validators=[DataRequired(), Email(check_deliverability=False),
                                                           Length(max=254)])

@@ -69,7 +69,7 @@ class User(UserMixin, TimestampMixin, db.Model):
     calendar_token_created_at: Mapped[dt.datetime | None]
     #: E-mail digest of what is due and what is new: "none", "daily" or "weekly".
     digest_frequency: Mapped[str] = mapped_column(sa.String(10), default="none", server_default="none")
-    #: Start of the last period a digest was sent for (digests say what is new since then).
+    #: When the last digest was written (it closes its period; the next one says what is new since then).
     last_digest_at: Mapped[dt.datetime | None]
 
     #: Loaded when asked for (pages that list users load them with selectinload).

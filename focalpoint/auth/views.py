@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from focalpoint.auth.forms import ChangePasswordForm, LoginForm, PreferencesForm
+from focalpoint.auth.forms import ChangePasswordForm, DigestForm, LoginForm, PreferencesForm
 from focalpoint.auth.models import User
 from focalpoint.auth.services import (AccountError, authenticate, login_throttle, normalise_email,
                                       revoke_sessions, set_password, verify_password)
@@ -78,12 +78,31 @@ def logout():
     return redirect(url_for("core.index"))
 
 
+def _preferences_form(**kwargs) -> PreferencesForm:
+    form = PreferencesForm(obj=current_user, **kwargs)
+    form.timezone.choices = [("", _("Default (%(tz)s)", tz=current_app.config["DISPLAY_TIMEZONE"]))] + [
+        (tz, tz) for tz in sorted(available_timezones()) if "/" in tz and not tz.startswith(("Etc/", "SystemV/"))]
+    return form
+
+
+def _account_page(form, **extra):
+    from focalpoint.due.feed import FEED_SCOPES, feed_url
+
+    secret = extra.pop("calendar_secret", None)
+    calendar_urls = None
+    if secret:  # shown once, right after it was made: only its hash is kept
+        scopes = FEED_SCOPES if current_user.is_staff else ("mine",)
+        calendar_urls = [(scope, feed_url(secret, scope)) for scope in scopes]
+    return render_template("auth/account.html", form=form, calendar_urls=calendar_urls,
+                           calendar_form=ConfirmForm(),
+                           digest_form=DigestForm(prefix="digest", frequency=current_user.digest_frequency),
+                           **extra)
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @authenticated
 def account():
-    form = PreferencesForm(obj=current_user)
-    form.timezone.choices = [("", _("Default (%(tz)s)", tz=current_app.config["DISPLAY_TIMEZONE"]))] + [
-        (tz, tz) for tz in sorted(available_timezones()) if "/" in tz and not tz.startswith(("Etc/", "SystemV/"))]
+    form = _preferences_form()
     if form.validate_on_submit():
         current_user.name = (form.name.data or "").strip()
         current_user.locale = form.locale.data or None
@@ -91,7 +110,63 @@ def account():
         db.session.commit()
         flash(_("Your preferences are saved."), "success")
         return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form)
+    return _account_page(form)
+
+
+@bp.post("/account/calendar")
+@authenticated
+def calendar_regenerate():
+    """A new address for the personal calendar feed, shown on the page this once (the old one stops working)."""
+    from focalpoint.due.feed import regenerate_calendar_secret
+
+    if not ConfirmForm().validate_on_submit():
+        flash(_("Your form expired; please try again."), "warning")
+        return redirect(url_for("auth.account"))
+    secret = regenerate_calendar_secret(current_user, actor=current_user)
+    db.session.commit()
+    flash(_("Your calendar feed has a new address. Copy it now: it is shown only this once."), "success")
+    return _account_page(_preferences_form(formdata=None), calendar_secret=secret)
+
+
+@bp.post("/account/calendar/revoke")
+@authenticated
+def calendar_revoke():
+    from focalpoint.due.feed import revoke_calendar_secret
+
+    if ConfirmForm().validate_on_submit():
+        if revoke_calendar_secret(current_user, actor=current_user):
+            db.session.commit()
+            flash(_("Your calendar feed is revoked: its address no longer works."), "success")
+        else:
+            flash(_("You have no calendar feed."), "info")
+    else:
+        flash(_("Your form expired; please try again."), "warning")
+    return redirect(url_for("auth.account") + "#calendar-h")
+
+
+@bp.post("/account/digest")
+@authenticated
+def digest():
+    """Choose the e-mail digest: none, daily or weekly (its own form on the account page)."""
+    from focalpoint.due.digests import DigestError, set_digest_frequency
+
+    form = DigestForm(prefix="digest")
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors)
+              or _("Your form expired; please try again."), "danger")
+        return redirect(url_for("auth.account") + "#digest")
+    try:
+        changed = set_digest_frequency(current_user, form.frequency.data)
+    except DigestError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect(url_for("auth.account") + "#digest")
+    db.session.commit()
+    if changed:
+        messages = {"none": _("You will get no digest."), "daily": _("You will get a digest every day."),
+                    "weekly": _("You will get a digest every Monday.")}
+        flash(messages[form.frequency.data], "success")
+    return redirect(url_for("auth.account") + "#digest")
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

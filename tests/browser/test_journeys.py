@@ -108,18 +108,18 @@ def test_staff_sees_deadlines_triages_a_notification_and_logs_out(browser_page, 
     assert page.title() == "Dashboard · Focal Point"
     assert page.get_by_role("heading", level=1).inner_text() == "Dashboard"
     assert nav_links(page) == ["Focal Point", "Dashboard", "Notifications", "Experts", "Calls", "Consultations",
-                               "Events", "Plenary", STAFF_NAME]
+                               "Events", "Plenary", "Due", "Reports", STAFF_NAME]
     national, due, late = upcoming["national_deadline"], inbox["due"], inbox["late"]
     assert table_rows(page, "Due next") == [
         [f"{medium(national)}\n{days_phrase((national - today).days)}", "National deadline",
-         upcoming["title"]],  # the title already starts with the reference: not repeated
-        [f"{medium(due)}\nin 28 days", "Secretariat: Nomination", upcoming["title"]],
+         upcoming["title"], "Unassigned"],  # the title already starts with the reference: not repeated
+        [f"{medium(due)}\nin 28 days", "Secretariat: Nomination", upcoming["title"], "Unassigned"],
     ]
     old_national = overdue["national_deadline"]
     assert table_rows(page, "Overdue (still open)") == [
-        [f"{medium(late)}\n10 days late", "Secretariat: Comments", f"EM/2026/20 {overdue['title']}"],
+        [f"{medium(late)}\n10 days late", "Secretariat: Comments", f"EM/2026/20 {overdue['title']}", "Unassigned"],
         [f"{medium(old_national)}\n{days_phrase((old_national - today).days)}", "National deadline",
-         f"EM/2026/20 {overdue['title']}"],
+         f"EM/2026/20 {overdue['title']}", "Unassigned"],
     ]
     assert page.get_by_role("heading", name="New notifications").inner_text() == "New notifications 2"
 

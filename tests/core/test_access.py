@@ -238,6 +238,8 @@ def _fill(rule: str, world) -> str:
         **(_ensure_slate(world) if any(f"{p}>" in rule for p in ("nomination_id", "lead_id")) else {}),
         **(_ensure_consultation(world) if any(f"{p}>" in rule for p in CONSULTATION_PARAMS) else {}),
         **(_ensure_plenary(world) if any(f"{p}>" in rule for p in PLENARY_PARAMS) else {}),
+        # A dated item's .ics: a notification's deadline.
+        **({"kind": "notification-deadline", "item_id": world["deadline_id"]} if rule.startswith("/due/") else {}),
     }
     path = rule
     while "<" in path:
@@ -347,8 +349,8 @@ def test_only_login_health_check_and_the_personal_links_are_public():
     assert public == ["auth.login", "consultations.join", "consultations.review_link_delete",
                       "consultations.review_link_document", "consultations.review_link_edit",
                       "consultations.review_link_template", "consultations.review_link_upload", "core.health",
-                      "events.registration_link", "events.registration_link_cancel", "events.registration_link_ics",
-                      "invitations.respond"]
+                      "due.feed", "events.registration_link", "events.registration_link_cancel",
+                      "events.registration_link_ics", "invitations.respond"]
 
 
 def test_a_view_without_a_rule_is_refused_even_to_an_admin(world):

@@ -247,6 +247,8 @@ def test_no_page_of_the_walk_has_inline_script_handlers_or_styles(app, make_user
         from walk_rows import ensure_plenary
 
         values.update({k: v for k, v in ensure_plenary("BE-VL").items() if k not in values})
+        # A dated item's .ics (a notification's deadline); the reports' defaults (not in their paths).
+        values.update(kind="notification-deadline", report="involvement", fmt="csv")
     rules = [r for r in app.url_map.iter_rules() if not (r.endpoint == "static" or r.endpoint.endswith(".static"))]
     seen = 0
     for role in ("anonymous", "expert", "reviewer", "staff", "admin"):
