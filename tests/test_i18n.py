@@ -121,7 +121,7 @@ def _add_notification(app) -> int:
 STAFF_PAGES = {
     "nl": {"nav": ["Dashboard", "Notificaties"], "logout": "Afmelden",
            "dashboard_h2": ["Eerstvolgende deadlines", "Nieuwe notificaties 1"],
-           "due_head": ["Vervaldatum", "Wat", "Notificatie"], "what": "Secretariaat: Nomination",
+           "due_head": ["Vervaldatum", "Wat", "Betreft", "Van wie"], "what": "Secretariaat: Nomination",
            "in_3_days": "over 3 dagen", "kind": "Oproep voor experts", "all_new": "Alle nieuwe notificaties",
            "list_h1": ["Notificaties"], "add": "Een notificatie toevoegen", "count": "1–1 van 1",
            "columns": ["Gepubliceerd ▼", "Referentie", "Titel", "Soort", "Volgende deadline", "Status",
@@ -129,7 +129,7 @@ STAFF_PAGES = {
            "status": "Nieuw", "empty_upload": "Het bestand is leeg."},
     "fr": {"nav": ["Tableau de bord", "Notifications"], "logout": "Se déconnecter",
            "dashboard_h2": ["Prochaines échéances", "Nouvelles notifications 1"],
-           "due_head": ["Échéance", "Quoi", "Notification"], "what": "Secrétariat: Nomination",
+           "due_head": ["Échéance", "Quoi", "Objet", "De qui"], "what": "Secrétariat : Nomination",
            "in_3_days": "dans 3 jours", "kind": "Appel à experts",
            "all_new": "Toutes les nouvelles notifications",
            "list_h1": ["Notifications"], "add": "Ajouter une notification", "count": "1–1 sur 1",
@@ -160,7 +160,7 @@ def test_staff_see_their_chosen_language_whatever_the_browser_asks(app, make_use
     assert texts(dashboard, "button", 'class="btn btn-link nav-link"') == [expected["logout"]]
     assert texts(dashboard, "h2") == expected["dashboard_h2"]
     assert texts(dashboard, "th") == expected["due_head"]
-    due_cell, what_cell, _ = texts(dashboard, "td")
+    due_cell, what_cell, *_ = texts(dashboard, "td")
     when = format_date(TODAY + dt.timedelta(days=3), "medium", locale=lang)
     assert due_cell == f"{when} {expected['in_3_days']}"
     assert what_cell == expected["what"]

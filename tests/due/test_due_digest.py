@@ -391,10 +391,10 @@ def test_the_digest_speaks_the_persons_language_and_zone(app):
         deliver(app, smtp)
         [msg] = smtp.messages
     text, html = parts(msg)
-    assert msg["Subject"] == "Focal Point digest for the week of 23 novembre 2026"
+    assert msg["Subject"] == "Récapitulatif Focal Point de la semaine du 23 novembre 2026"
     assert "lundi 23 novembre 2026" in text
     assert "Date limite nationale" in text  # translated strings of the due list
-    assert "== New since 16 nov. 2026, 07:00 ==" in text  # one week back, in Montreal time
+    assert "== Nouveau depuis le 16 nov. 2026, 07:00 ==" in text  # one week back, in Montreal time
     assert '<html lang="fr">' in html
 
 
