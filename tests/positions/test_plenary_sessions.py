@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import SHARED
+from conftest import SHARED, missing
 from plenary_helpers import add_item, add_note, add_session, session_id
 
 
@@ -161,7 +161,7 @@ def _notification(app, title, text, published=None) -> int:
 def _sample_plenary():
     path = SHARED / "reference" / "ipbes-notifications-sample.json"
     if not path.exists():
-        pytest.skip("the shared notification sample is not here")
+        missing("the shared notification sample (../shared/reference)")
     items = [i for i in json.loads(path.read_text()) if "plenary" in i["expected"]["kinds"]]
     assert items, "the sample holds a plenary notification"
     return items[0]
